@@ -1,0 +1,95 @@
+//! The scraper options the Rust core applies per sample, already validated by the Python side.
+
+use std::collections::{HashMap, HashSet};
+
+/// How histogram families are submitted (the resolved `collect_histogram_buckets`,
+/// `non_cumulative_histogram_buckets`, `histogram_buckets_as_distributions`,
+/// `collect_counters_with_distributions` and `collect_histograms_as_distributions` flags).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistogramOptions {
+    pub collect_buckets: bool,
+    pub non_cumulative: bool,
+    pub distributions: bool,
+    pub counters_with_distributions: bool,
+    /// `collect_histograms_as_distributions`: distributions without the bound tags.
+    pub omit_bound_tags: bool,
+    /// Tag prefixes removed in that mode (`upper_bound:` or its rename, and `lower_bound:`).
+    pub bound_tag_prefixes: Vec<String>,
+}
+
+/// What a family is turned into, decided once per family by the resolver.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TransformKind {
+    Gauge,
+    Counter,
+    Histogram,
+    Summary,
+    TimeElapsed,
+    Rate,
+    CounterGauge,
+    /// `rate(value / scale * 100)`.
+    TemporalPercent(f64),
+    /// Integer sample value → service check status (0 OK .. 3 UNKNOWN); anything unmapped is 3.
+    ServiceCheck(HashMap<i64, u8>),
+    /// The value of this label becomes the metadata value.
+    Metadata(String),
+}
+
+/// A resolved transformer: the kind and the Datadog name (without namespace).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transformer {
+    pub kind: TransformKind,
+    pub name: String,
+    /// An opaque id the Python side uses to find per-metric modifiers (metadata options).
+    pub id: u32,
+}
+
+/// One `exclude_metrics_by_labels` entry: the label drops the sample always, or when one of the
+/// patterns is found (unanchored search) in its value.
+#[derive(Clone, Debug)]
+pub enum LabelExcluder {
+    Always,
+    Pattern(regex::Regex),
+}
+
+impl LabelExcluder {
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            LabelExcluder::Always => true,
+            LabelExcluder::Pattern(re) => re.is_match(value),
+        }
+    }
+}
+
+/// Per-sample options of one scraper.
+#[derive(Clone, Debug, Default)]
+pub struct ScraperConfig {
+    pub raw_metric_prefix: String,
+    pub exclude_by_labels: HashMap<String, LabelExcluder>,
+    pub exclude_labels: HashSet<String>,
+    pub include_labels: HashSet<String>,
+    pub rename_labels: HashMap<String, String>,
+    /// Instance tags (after `ignore_tags`) and `endpoint:<url>`, appended to every sample's tags.
+    pub static_tags: Vec<String>,
+    pub hostname_label: String,
+    /// Contains `<HOSTNAME>`; only the first occurrence is replaced.
+    pub hostname_format: Option<String>,
+    pub histogram: HistogramOptions,
+}
+
+impl ScraperConfig {
+    /// The nvidia_nim defaults (no options set), with the given static tags.
+    pub fn with_static_tags(static_tags: Vec<String>) -> Self {
+        let mut rename_labels = HashMap::new();
+        rename_labels.insert("version".to_string(), "python_version".to_string());
+        ScraperConfig {
+            rename_labels,
+            static_tags,
+            histogram: HistogramOptions {
+                collect_buckets: true,
+                ..HistogramOptions::default()
+            },
+            ..ScraperConfig::default()
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Rust core of the `nvidia_nim` Datadog Agent check: parses the Prometheus text and OpenMetrics
+//! expositions a NIM serves and turns them into the submissions the stock
+//! `OpenMetricsBaseCheckV2` would make.
+
+pub mod config;
+pub mod model;
+pub mod openmetrics;
+pub mod prom;
+pub mod tags;
+pub mod text;
+pub mod transform;
+pub mod scrape;
+
+mod bindings;

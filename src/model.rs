@@ -1,0 +1,190 @@
+//! The parsed exposition: families of samples borrowed from the response text, and the errors a
+//! scrape can end with.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::text::Num;
+
+/// A family's exposition type, as the stock parsers name them (`untyped` becomes `unknown`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Summary,
+    Histogram,
+    GaugeHistogram,
+    Unknown,
+    Info,
+    StateSet,
+}
+
+impl MetricType {
+    /// The type word of a `# TYPE` line, or `None` for a word the stock parser rejects.
+    pub fn from_type_word(word: &str) -> Option<Self> {
+        Some(match word {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "summary" => MetricType::Summary,
+            "histogram" => MetricType::Histogram,
+            "gaugehistogram" => MetricType::GaugeHistogram,
+            "unknown" | "untyped" => MetricType::Unknown,
+            "info" => MetricType::Info,
+            "stateset" => MetricType::StateSet,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Summary => "summary",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Unknown => "unknown",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+        }
+    }
+}
+
+/// Labels in exposition order; names are unique (a repeated name replaces the value in place, as a
+/// Python dict does).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Labels<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> Labels<'a> {
+    pub fn new() -> Self {
+        Labels { pairs: Vec::new() }
+    }
+
+    /// `labels[name] = value`: replaces in place when present, appends otherwise.
+    pub fn set(&mut self, name: Cow<'a, str>, value: Cow<'a, str>) {
+        match self.pairs.iter_mut().find(|(n, _)| *n == name) {
+            Some(pair) => pair.1 = value,
+            None => self.pairs.push((name, value)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// `labels.pop(name)`.
+    pub fn remove(&mut self, name: &str) -> Option<Cow<'a, str>> {
+        let index = self.pairs.iter().position(|(n, _)| n == name)?;
+        Some(self.pairs.remove(index).1)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(n, _)| n == name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
+    }
+
+    /// The labels sorted by name, as `tuple(sorted(labels.items()))`.
+    pub fn sorted(&self) -> Vec<(&str, &str)> {
+        let mut v: Vec<(&str, &str)> = self.iter().collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// One exposed sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample<'a> {
+    pub name: Cow<'a, str>,
+    pub labels: Labels<'a>,
+    pub value: Num,
+    /// Parsed and validated like the stock parsers do, then only used for OpenMetrics grouping.
+    pub timestamp: Option<Timestamp>,
+    pub has_exemplar: bool,
+}
+
+/// An OpenMetrics timestamp, compared the way the stock parser compares them.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub enum Timestamp {
+    /// Seconds and nanoseconds, from an integer or `a.b` text.
+    Exact(i128, i64),
+    /// Any other float text.
+    Float(f64),
+}
+
+/// One metric family, yielded when the next family starts or the input ends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Family<'a> {
+    pub name: Cow<'a, str>,
+    pub typ: MetricType,
+    pub samples: Vec<Sample<'a>>,
+}
+
+/// The Python exception class a failed scrape raises in the stock check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    Value,
+    Index,
+    Key,
+    Overflow,
+    /// A limit of this check (body size, line length, series count).
+    Limit,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Value => "ValueError",
+            ErrorKind::Index => "IndexError",
+            ErrorKind::Key => "KeyError",
+            ErrorKind::Overflow => "OverflowError",
+            ErrorKind::Limit => "ValueError",
+        }
+    }
+}
+
+/// Why a scrape stopped. Whatever was submitted before it stays submitted, as in the stock check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScrapeError {
+    pub kind: ErrorKind,
+    /// The exception argument (`str(exc)` is this text, except for `KeyError`, which quotes it).
+    pub message: String,
+}
+
+impl ScrapeError {
+    pub fn value(message: impl Into<String>) -> Self {
+        ScrapeError {
+            kind: ErrorKind::Value,
+            message: message.into(),
+        }
+    }
+
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ScrapeError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ScrapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
+}
+
+pub type ScrapeResult<T> = Result<T, ScrapeError>;

@@ -1,0 +1,1079 @@
+//! OpenMetrics 1.0 text, read exactly as the stock check reads it: prometheus_client's strict
+//! OpenMetrics parser with the per-sample parsing the stock check patches in.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::model::{
+    ErrorKind, Family, Labels, MetricType, Sample, ScrapeError, ScrapeResult, Timestamp,
+};
+use crate::prom::{last_unquoted, next_unquoted, split_quoted, unquote_unescape};
+use crate::text::{
+    float_error, is_escaped, is_label_name, is_legacy_metric_name, parse_sample_value, py_float,
+    py_float_repr, py_repr, py_strip, replace_escaping, Num, PyLines,
+};
+
+fn invalid_labels(text: &str) -> ScrapeError {
+    ScrapeError::value(format!("Invalid labels: {text}"))
+}
+
+/// The patched `_parse_labels` of the OpenMetrics parser (a label block without exemplar).
+fn parse_labels_fast(text: &str) -> ScrapeResult<Labels<'_>> {
+    let mut labels = Labels::new();
+    if !text.is_empty() && !text.contains('=') {
+        return Err(ScrapeError::value(""));
+    }
+    let mut sub = text;
+    while !sub.is_empty() {
+        let value_start = sub.find('=').ok_or_else(|| invalid_labels(text))?;
+        let label_name = &sub[..value_start];
+        sub = &sub[value_start + 1..];
+        if !sub.starts_with('"') {
+            return Err(invalid_labels(text));
+        }
+        let value_substr = &sub[1..];
+        if label_name.is_empty() || label_name.starts_with(',') {
+            return Err(invalid_labels(text));
+        }
+        if value_substr.is_empty() || value_substr.ends_with(',') {
+            return Err(invalid_labels(text));
+        }
+        let vb = value_substr.as_bytes();
+        let mut i = 0;
+        while i < vb.len() {
+            i = match value_substr[i..].find('"') {
+                Some(p) => i + p,
+                None => return Err(invalid_labels(text)),
+            };
+            if !is_escaped(vb, i) {
+                break;
+            }
+            i += 1;
+        }
+        let end = (i + 1).min(sub.len());
+        let raw = &sub[1..end];
+        let value = if raw.contains('\\') {
+            Cow::Owned(replace_escaping(raw))
+        } else {
+            Cow::Borrowed(raw)
+        };
+        if !is_label_name(label_name) {
+            return Err(invalid_labels(text));
+        }
+        if labels.contains(label_name) {
+            return Err(invalid_labels(text));
+        }
+        labels.set(Cow::Borrowed(label_name), value);
+        sub = &sub[(i + 2).min(sub.len())..];
+        let comma = sub.starts_with(',');
+        if comma {
+            sub = &sub[1..];
+        }
+        if !sub.is_empty() && !comma {
+            return Err(invalid_labels(text));
+        }
+    }
+    Ok(labels)
+}
+
+/// The state-machine label parser the patched code uses when the line holds ` # ` (an exemplar).
+/// Returns the labels and the byte length consumed after the `{`.
+fn parse_labels_state_machine(text: &str) -> ScrapeResult<(Labels<'static>, usize)> {
+    #[derive(PartialEq)]
+    enum St {
+        StartOfLabelName,
+        LabelName,
+        LabelValueQuote,
+        LabelValue,
+        LabelValueSlash,
+        EndOfLabelValue,
+        EndOfLabels,
+    }
+    let invalid = || ScrapeError::value(format!("Invalid line: {text}"));
+    let mut state = St::StartOfLabelName;
+    let mut name = String::new();
+    let mut value = String::new();
+    let mut labels = Labels::new();
+    let mut consumed = 0usize;
+    for c in text.chars() {
+        match state {
+            St::StartOfLabelName => {
+                if c == '}' {
+                    state = St::EndOfLabels;
+                } else {
+                    state = St::LabelName;
+                    name.push(c);
+                }
+            }
+            St::LabelName => {
+                if c == '=' {
+                    state = St::LabelValueQuote;
+                } else {
+                    name.push(c);
+                }
+            }
+            St::LabelValueQuote => {
+                if c == '"' {
+                    state = St::LabelValue;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::LabelValue => {
+                if c == '\\' {
+                    state = St::LabelValueSlash;
+                } else if c == '"' {
+                    if !is_label_name(&name) {
+                        return Err(ScrapeError::value(format!(
+                            "Invalid line, bad label name: {text}"
+                        )));
+                    }
+                    if labels.contains(&name) {
+                        return Err(ScrapeError::value(format!(
+                            "Invalid line, duplicate label name: {text}"
+                        )));
+                    }
+                    labels.set(
+                        Cow::Owned(std::mem::take(&mut name)),
+                        Cow::Owned(std::mem::take(&mut value)),
+                    );
+                    state = St::EndOfLabelValue;
+                } else {
+                    value.push(c);
+                }
+            }
+            St::EndOfLabelValue => {
+                if c == ',' {
+                    state = St::LabelName;
+                } else if c == '}' {
+                    state = St::EndOfLabels;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::LabelValueSlash => {
+                state = St::LabelValue;
+                match c {
+                    '\\' => value.push('\\'),
+                    'n' => value.push('\n'),
+                    '"' => value.push('"'),
+                    other => {
+                        value.push('\\');
+                        value.push(other);
+                    }
+                }
+            }
+            St::EndOfLabels => {
+                if c == ' ' {
+                    break;
+                }
+                return Err(invalid());
+            }
+        }
+        consumed += c.len_utf8();
+    }
+    Ok((labels, consumed))
+}
+
+/// prometheus_client's strict `parse_labels(..., openmetrics=True)`, used for exemplar labels.
+/// Returns the sum of name and value lengths (in characters), all that the caller needs.
+fn parse_exemplar_labels(labels_string: &str) -> ScrapeResult<usize> {
+    let mut sub = py_strip(labels_string);
+    if sub.starts_with(',') {
+        return Err(ScrapeError::value(format!("leading comma: {labels_string}")));
+    }
+    let invalid = || invalid_labels(labels_string);
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut length = 0usize;
+    while !sub.is_empty() {
+        // _next_term
+        let mut text = sub;
+        if text.starts_with(',') {
+            text = &text[1..];
+            if text.is_empty() {
+                return Err(invalid()); // empty value term
+            }
+            if text.starts_with(',') {
+                return Err(invalid());
+            }
+        }
+        let mut split = next_unquoted(text, b"=,}", 0);
+        let label_name: &str;
+        match split {
+            Some(p) if text.as_bytes()[p] == b'=' => {
+                label_name = &text[..p];
+                text = &text[p + 1..];
+                split = next_unquoted(text, b",}", 0);
+            }
+            _ => label_name = "__name__",
+        }
+        let split = split.unwrap_or(text.len());
+        let term = &text[..split];
+        if term.is_empty() {
+            return Err(invalid());
+        }
+        let value_term = py_strip(term);
+        sub = py_strip(&text[split..]);
+        if value_term.is_empty() {
+            return Err(invalid());
+        }
+        let (name, quoted) = unquote_unescape(label_name).map_err(|_| invalid())?;
+        if !quoted && !is_legacy_metric_name(&name) {
+            return Err(invalid());
+        }
+        if !value_term.starts_with('"') {
+            return Err(invalid());
+        }
+        let vb = value_term.as_bytes();
+        let mut i = 1;
+        while i < vb.len() {
+            i = match value_term[i..].find('"') {
+                Some(p) => i + p,
+                None => return Err(invalid()),
+            };
+            if !is_escaped(vb, i) {
+                break;
+            }
+            i += 1;
+        }
+        if i + 1 != vb.len() {
+            return Err(invalid());
+        }
+        let (value, _) = unquote_unescape(value_term).map_err(|_| invalid())?;
+        if name != "__name__" && name.starts_with("__") {
+            return Err(invalid());
+        }
+        if !seen.insert(name.to_string()) {
+            return Err(invalid());
+        }
+        length += name.chars().count() + value.chars().count();
+    }
+    Ok(length)
+}
+
+/// `_parse_timestamp`: `None` for no text; an exact timestamp for `int` or `a.b` text; a float
+/// otherwise.
+fn parse_timestamp(ts: &str) -> ScrapeResult<Option<Timestamp>> {
+    if ts.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || ScrapeError::value(format!("Invalid timestamp: {}", py_repr(ts)));
+    if py_strip(ts).len() != ts.len() || ts.contains('_') {
+        return Err(invalid());
+    }
+    if let Some(sec) = py_int(ts) {
+        return Ok(Some(Timestamp::Exact(sec, 0)));
+    }
+    match ts.split_once('.') {
+        None => {
+            // `parts[1]` of a one-element list
+            return Err(ScrapeError::new(ErrorKind::Index, "list index out of range"));
+        }
+        Some((a, b)) => {
+            let frac: String = b.chars().take(9).collect();
+            let padded = format!("{frac:0<9}");
+            if let (Some(sec), Some(nsec)) = (py_int(a), py_int(&padded)) {
+                if (0..1_000_000_000).contains(&nsec) {
+                    let nsec = if sec < 0 { -nsec } else { nsec };
+                    return Ok(Some(Timestamp::Exact(sec, nsec as i64)));
+                }
+            }
+        }
+    }
+    let f = py_float(ts).ok_or_else(|| ScrapeError::value(float_error(ts)))?;
+    if f.is_nan() || f.is_infinite() {
+        return Err(invalid());
+    }
+    Ok(Some(Timestamp::Float(f)))
+}
+
+/// Python `int(s)` for timestamps (bounded to i128 here).
+fn py_int(s: &str) -> Option<i128> {
+    let t = py_strip(s);
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+        return None;
+    }
+    if digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return None;
+    }
+    let cleaned: String = t.chars().filter(|c| *c != '_').collect();
+    cleaned.parse::<i128>().ok()
+}
+
+fn parse_value(token: &str) -> ScrapeResult<Num> {
+    parse_sample_value(token).map_err(ScrapeError::value)
+}
+
+/// `_parse_remaining_text`: value, then optional timestamp and exemplar.
+fn parse_remaining_text(text: &str) -> ScrapeResult<(Num, Option<Timestamp>, bool)> {
+    let (first, rest) = match text.split_once(' ') {
+        Some((a, b)) => (a, Some(b)),
+        None => (text, None),
+    };
+    let value = parse_value(first)?;
+    let Some(text) = rest else {
+        return Ok((value, None, false));
+    };
+    #[derive(PartialEq, Clone, Copy)]
+    enum St {
+        Timestamp,
+        ExemplarHash,
+        ExemplarSpace,
+        ExemplarStartOfLabels,
+        ExemplarParsedLabels,
+        ExemplarValueSpace,
+        ExemplarValue,
+        ExemplarTimestamp,
+    }
+    let invalid = || ScrapeError::value(format!("Invalid line: {text}"));
+    let mut state = St::Timestamp;
+    let mut timestamp = String::new();
+    let mut ex_value = String::new();
+    let mut ex_timestamp = String::new();
+    let mut ex_label_length: Option<usize> = None;
+    let mut in_quotes = false;
+    for c in text.chars() {
+        if c == '"' {
+            in_quotes = !in_quotes;
+        }
+        if in_quotes {
+            continue;
+        }
+        match state {
+            St::Timestamp => {
+                if c == '#' && timestamp.is_empty() {
+                    state = St::ExemplarSpace;
+                } else if c == ' ' {
+                    state = St::ExemplarHash;
+                } else {
+                    timestamp.push(c);
+                }
+            }
+            St::ExemplarHash => {
+                if c == '#' {
+                    state = St::ExemplarSpace;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::ExemplarSpace => {
+                if c == ' ' {
+                    state = St::ExemplarStartOfLabels;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::ExemplarStartOfLabels => {
+                if c == '{' {
+                    let start = next_unquoted(text, b"{", 0);
+                    let end = last_unquoted(text, b"}");
+                    let slice = match (start, end) {
+                        (Some(s), Some(e)) if s < e => &text[s + 1..e],
+                        (Some(s), None) => {
+                            // Python's `text[s + 1:-1]`: all but the last character
+                            let end = text.char_indices().next_back().map_or(0, |(i, _)| i);
+                            if end > s + 1 {
+                                &text[s + 1..end]
+                            } else {
+                                ""
+                            }
+                        }
+                        _ => "",
+                    };
+                    ex_label_length = Some(parse_exemplar_labels(slice)?);
+                    state = St::ExemplarParsedLabels;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::ExemplarParsedLabels => {
+                if c == '}' {
+                    state = St::ExemplarValueSpace;
+                }
+            }
+            St::ExemplarValueSpace => {
+                if c == ' ' {
+                    state = St::ExemplarValue;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::ExemplarValue => {
+                if c == ' ' && ex_value.is_empty() {
+                    return Err(invalid());
+                } else if c == ' ' {
+                    state = St::ExemplarTimestamp;
+                } else {
+                    ex_value.push(c);
+                }
+            }
+            St::ExemplarTimestamp => ex_timestamp.push(c),
+        }
+    }
+    if state == St::Timestamp && timestamp.is_empty() {
+        return Err(invalid());
+    }
+    if state == St::ExemplarTimestamp && ex_timestamp.is_empty() {
+        return Err(invalid());
+    }
+    if matches!(
+        state,
+        St::ExemplarHash | St::ExemplarSpace | St::ExemplarStartOfLabels | St::ExemplarParsedLabels
+    ) {
+        return Err(invalid());
+    }
+    let ts = parse_timestamp(&timestamp)?;
+    let mut has_exemplar = false;
+    if let Some(length) = ex_label_length {
+        if length > 128 {
+            return Err(ScrapeError::value(format!(
+                "Exemplar labels are too long: {text}"
+            )));
+        }
+        parse_value(&ex_value)?;
+        parse_timestamp(&ex_timestamp)?;
+        has_exemplar = true;
+    }
+    Ok((value, ts, has_exemplar))
+}
+
+/// The patched `_parse_sample` of the OpenMetrics parser.
+fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
+    const SEPARATOR: &str = " # ";
+    let label_start = text.find('{');
+    let no_labels = match label_start {
+        None => true,
+        Some(ls) => text[..ls].contains(SEPARATOR),
+    };
+    if no_labels {
+        let name_end = text
+            .find(' ')
+            .ok_or_else(|| ScrapeError::value("substring not found"))?;
+        let (value, timestamp, has_exemplar) = parse_remaining_text(&text[name_end + 1..])?;
+        return Ok(Sample {
+            name: Cow::Borrowed(&text[..name_end]),
+            labels: Labels::new(),
+            value,
+            timestamp,
+            has_exemplar,
+        });
+    }
+    let label_start = label_start.unwrap_or(0);
+    let name = &text[..label_start];
+    let (labels, remaining_start) = if !text.contains(SEPARATOR) {
+        let label_end = text
+            .rfind('}')
+            .ok_or_else(|| ScrapeError::value("substring not found"))?;
+        let label_text = if label_end > label_start {
+            &text[label_start + 1..label_end]
+        } else {
+            ""
+        };
+        (parse_labels_fast(label_text)?, label_end + 2)
+    } else {
+        let (labels, consumed) = parse_labels_state_machine(&text[label_start + 1..])?;
+        (labels, label_start + consumed + 2)
+    };
+    let remaining = text.get(remaining_start..).unwrap_or("");
+    let (value, timestamp, has_exemplar) = parse_remaining_text(remaining)?;
+    Ok(Sample {
+        name: Cow::Borrowed(name),
+        labels,
+        value,
+        timestamp,
+        has_exemplar,
+    })
+}
+
+/// Whether a histogram-family line is a native-histogram sample (`name{...} {count:...}`).
+fn is_native_histogram_line(text: &str) -> ScrapeResult<bool> {
+    let Some(i) = next_unquoted(text, b" {", 0) else {
+        return Ok(false);
+    };
+    let mut i = i;
+    if text.as_bytes()[i] == b'{' {
+        i = next_unquoted(text, b"}", i).ok_or_else(|| ScrapeError::value(""))?;
+    }
+    let Some(start) = next_unquoted(text, b"{", i + 1) else {
+        return Ok(false);
+    };
+    if let Some(hash) = next_unquoted(text, b"#", i + 1) {
+        if hash < start {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn type_suffixes(typ: Option<&str>) -> &'static [&'static str] {
+    match typ {
+        Some("counter") => &["_total", "_created"],
+        Some("summary") => &["", "_count", "_sum", "_created"],
+        Some("histogram") => &["_count", "_sum", "_bucket", "_created"],
+        Some("gaugehistogram") => &["_gcount", "_gsum", "_bucket"],
+        Some("info") => &["_info"],
+        _ => &[""],
+    }
+}
+
+/// Suffix of a sample name after the family name (character-wise, as Python slices).
+fn suffix_of<'s>(sample_name: &'s str, family: &str) -> &'s str {
+    match sample_name.strip_prefix(family) {
+        Some(rest) => rest,
+        None => {
+            let n = family.chars().count();
+            sample_name
+                .char_indices()
+                .nth(n)
+                .map_or("", |(i, _)| &sample_name[i..])
+        }
+    }
+}
+
+/// `_isUncanonicalNumber`: only `+Inf` has to be written canonically.
+fn is_uncanonical_number(s: &str) -> ScrapeResult<bool> {
+    let f = py_float(s).ok_or_else(|| ScrapeError::value(float_error(s)))?;
+    Ok(f == f64::INFINITY && s != "+Inf")
+}
+
+fn is_integer(v: &Num) -> bool {
+    v.is_int || (v.value.is_finite() && v.value.fract() == 0.0)
+}
+
+/// Python comparison of two timestamps (`None`, `Timestamp` or float).
+fn timestamps_differ(a: &Option<Timestamp>, b: &Option<Timestamp>) -> bool {
+    match (a, b) {
+        (None, None) => false,
+        (Some(Timestamp::Exact(s1, n1)), Some(Timestamp::Exact(s2, n2))) => s1 != s2 || n1 != n2,
+        (Some(Timestamp::Float(x)), Some(Timestamp::Float(y))) => x != y,
+        _ => true,
+    }
+}
+
+/// `group_timestamp > sample_timestamp` in Python.
+fn timestamp_greater(a: &Timestamp, b: &Timestamp) -> ScrapeResult<bool> {
+    match (a, b) {
+        (Timestamp::Exact(s1, n1), Timestamp::Exact(s2, n2)) => {
+            Ok(if s1 == s2 { n1 > n2 } else { s1 > s2 })
+        }
+        (Timestamp::Float(x), Timestamp::Float(y)) => Ok(x > y),
+        _ => Err(ScrapeError::value("'float' object has no attribute 'nsec'")),
+    }
+}
+
+/// The labels that identify a sample's group (`_group_for_sample`), sorted.
+fn group_for_sample(sample: &Sample<'_>, name: &str, typ: &str) -> Vec<(String, String)> {
+    let skip: Option<&str> = match typ {
+        "info" => return Vec::new(),
+        "summary" if sample.name == name => Some("quantile"),
+        "stateset" => Some(name),
+        "histogram" | "gaugehistogram" if sample.name.strip_suffix("_bucket") == Some(name) => {
+            Some("le")
+        }
+        _ => None,
+    };
+    let mut g: Vec<(String, String)> = sample
+        .labels
+        .iter()
+        .filter(|(n, _)| Some(*n) != skip)
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    g.sort_unstable();
+    g
+}
+
+/// `_check_histogram`: bucket order, `+Inf` bucket, `_count`/`_sum` consistency per group.
+fn check_histogram(samples: &[Sample<'_>], name: &str) -> ScrapeResult<()> {
+    struct State {
+        count: Option<f64>,
+        bucket: Option<f64>,
+        negative_buckets: bool,
+        has_sum: bool,
+        has_gsum: bool,
+        negative_gsum: bool,
+        value: f64,
+    }
+    let fresh = || State {
+        count: None,
+        bucket: None,
+        negative_buckets: false,
+        has_sum: false,
+        has_gsum: false,
+        negative_gsum: false,
+        value: 0.0,
+    };
+    let do_checks = |s: &State| -> ScrapeResult<()> {
+        let err = |m: &str| Err(ScrapeError::value(format!("{m}{name}")));
+        if s.bucket != Some(f64::INFINITY) {
+            return err("+Inf bucket missing: ");
+        }
+        if let Some(count) = s.count {
+            if s.value != count {
+                return err("Count does not match +Inf value: ");
+            }
+        }
+        if s.has_sum && s.count.is_none() {
+            return err("_count must be present if _sum is present: ");
+        }
+        if s.has_gsum && s.count.is_none() {
+            return err("_gcount must be present if _gsum is present: ");
+        }
+        if !(s.has_sum || s.has_gsum) && s.count.is_some() {
+            return err("_sum/_gsum must be present if _count is present: ");
+        }
+        if s.negative_buckets && s.has_sum {
+            return err("Cannot have _sum with negative buckets: ");
+        }
+        if !s.negative_buckets && s.negative_gsum {
+            return err("Cannot have negative _gsum with non-negative buckets: ");
+        }
+        Ok(())
+    };
+    let mut group: Option<Vec<(String, String)>> = None;
+    let mut timestamp: Option<Timestamp> = None;
+    let mut state = fresh();
+    for s in samples {
+        let suffix = suffix_of(&s.name, name);
+        if suffix.is_empty() {
+            continue;
+        }
+        let g = group_for_sample(s, name, "histogram");
+        if group.as_ref() != Some(&g) || timestamps_differ(&s.timestamp, &timestamp) {
+            if group.is_some() {
+                do_checks(&state)?;
+            }
+            state = fresh();
+        }
+        group = Some(g);
+        timestamp = s.timestamp;
+        match suffix {
+            "_bucket" => {
+                let le = s.labels.get("le").unwrap_or("");
+                let b = py_float(le).ok_or_else(|| ScrapeError::value(float_error(le)))?;
+                if b < 0.0 {
+                    state.negative_buckets = true;
+                }
+                if let Some(prev) = state.bucket {
+                    if b <= prev {
+                        return Err(ScrapeError::value(format!("Buckets out of order: {name}")));
+                    }
+                }
+                if s.value.value < state.value {
+                    return Err(ScrapeError::value(format!(
+                        "Bucket values out of order: {name}"
+                    )));
+                }
+                state.bucket = Some(b);
+                state.value = s.value.value;
+            }
+            "_count" | "_gcount" => state.count = Some(s.value.value),
+            "_sum" => state.has_sum = true,
+            "_gsum" => {
+                state.has_gsum = true;
+                if s.value.value < 0.0 {
+                    state.negative_gsum = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    if group.is_some() {
+        do_checks(&state)?;
+    }
+    Ok(())
+}
+
+/// The family being read.
+struct Current<'a> {
+    name: Cow<'a, str>,
+    typ: Option<String>,
+    unit: Option<String>,
+    has_help: bool,
+    samples: Vec<Sample<'a>>,
+    allowed: Vec<String>,
+    group: Option<Vec<(String, String)>>,
+    seen_groups: HashSet<Vec<(String, String)>>,
+    group_timestamp: Option<Timestamp>,
+    group_series: HashSet<(String, Vec<(String, String)>)>,
+}
+
+impl<'a> Current<'a> {
+    fn new(name: Cow<'a, str>, typ: Option<String>, allowed: Vec<String>) -> Self {
+        Current {
+            name,
+            typ,
+            unit: None,
+            has_help: false,
+            samples: Vec::new(),
+            allowed,
+            group: None,
+            seen_groups: HashSet::new(),
+            group_timestamp: None,
+            group_series: HashSet::new(),
+        }
+    }
+}
+
+/// `build_metric`: name clashes, unit rules, histogram checks, then the family.
+fn build_family<'a>(cur: Current<'a>, seen_names: &mut HashSet<String>) -> ScrapeResult<Family<'a>> {
+    let typ = cur.typ.unwrap_or_else(|| "unknown".to_string());
+    let name = cur.name;
+    let mut suffixes: Vec<&str> = vec![""];
+    for s in type_suffixes(Some(typ.as_str())) {
+        if !suffixes.contains(s) {
+            suffixes.push(s);
+        }
+    }
+    for suffix in suffixes {
+        let full = format!("{name}{suffix}");
+        if seen_names.contains(&full) {
+            return Err(ScrapeError::value(format!("Clashing name: {full}")));
+        }
+        seen_names.insert(full);
+    }
+    let unit = cur.unit.unwrap_or_default();
+    if !unit.is_empty() && !name.ends_with(&format!("_{unit}")) {
+        return Err(ScrapeError::value(format!(
+            "Unit does not match metric name: {name}"
+        )));
+    }
+    if !unit.is_empty() && (typ == "info" || typ == "stateset") {
+        return Err(ScrapeError::value(format!(
+            "Units not allowed for this metric type: {name}"
+        )));
+    }
+    if typ == "histogram" || typ == "gaugehistogram" {
+        check_histogram(&cur.samples, &name)?;
+    }
+    if name.is_empty() {
+        return Err(ScrapeError::value("metric name cannot be empty"));
+    }
+    let mtype = match MetricType::from_type_word(&typ) {
+        Some(t) if typ != "untyped" => t,
+        _ => return Err(ScrapeError::value(format!("Invalid metric type: {typ}"))),
+    };
+    Ok(Family {
+        name,
+        typ: mtype,
+        samples: cur.samples,
+    })
+}
+
+/// Parses a whole OpenMetrics body, handing each family to `sink` as soon as it is complete.
+pub fn parse<'a>(
+    text: &'a str,
+    sink: &mut dyn FnMut(Family<'a>) -> ScrapeResult<()>,
+) -> ScrapeResult<()> {
+    let mut cur: Option<Current<'a>> = None;
+    let mut eof = false;
+    let mut seen_names: HashSet<String> = HashSet::new();
+
+    for line in PyLines::new(text) {
+        if line.is_empty() {
+            return Err(ScrapeError::new(ErrorKind::Index, "string index out of range"));
+        }
+        if eof {
+            return Err(ScrapeError::value(format!("Received line after # EOF: {line}")));
+        }
+        if line == "# EOF" {
+            eof = true;
+        } else if line.starts_with('#') {
+            let parts = split_quoted(line, b" ", 3);
+            if parts.len() < 4 {
+                return Err(ScrapeError::value(format!("Invalid line: {line}")));
+            }
+            let (candidate, quoted) = unquote_unescape(parts[2])?;
+            if !quoted && !is_legacy_metric_name(&candidate) {
+                return Err(ScrapeError::value(""));
+            }
+            let same = cur.as_ref().is_some_and(|c| c.name == candidate);
+            if same && cur.as_ref().is_some_and(|c| !c.samples.is_empty()) {
+                return Err(ScrapeError::value(format!(
+                    "Received metadata after samples: {line}"
+                )));
+            }
+            if !same {
+                if let Some(c) = cur.take() {
+                    sink(build_family(c, &mut seen_names)?)?;
+                }
+                let allowed = vec![candidate.to_string()];
+                cur = Some(Current::new(candidate, None, allowed));
+            }
+            let Some(c) = cur.as_mut() else {
+                continue;
+            };
+            match parts[1] {
+                "HELP" => {
+                    if c.has_help {
+                        return Err(ScrapeError::value(format!(
+                            "More than one HELP for metric: {line}"
+                        )));
+                    }
+                    c.has_help = true;
+                }
+                "TYPE" => {
+                    if c.typ.is_some() {
+                        return Err(ScrapeError::value(format!(
+                            "More than one TYPE for metric: {line}"
+                        )));
+                    }
+                    let typ = parts[3];
+                    if typ == "untyped" {
+                        return Err(ScrapeError::value(format!(
+                            "Invalid TYPE for metric: {line}"
+                        )));
+                    }
+                    c.allowed = type_suffixes(Some(typ))
+                        .iter()
+                        .map(|s| format!("{}{}", c.name, s))
+                        .collect();
+                    c.typ = Some(typ.to_string());
+                }
+                "UNIT" => {
+                    if c.unit.is_some() {
+                        return Err(ScrapeError::value(format!(
+                            "More than one UNIT for metric: {line}"
+                        )));
+                    }
+                    c.unit = Some(parts[3].to_string());
+                }
+                _ => return Err(ScrapeError::value(format!("Invalid line: {line}"))),
+            }
+        } else {
+            let is_histogram = cur
+                .as_ref()
+                .is_some_and(|c| c.typ.as_deref() == Some("histogram"));
+            if is_histogram && is_native_histogram_line(line)? {
+                return Err(ScrapeError::value(format!(
+                    "Native histogram samples are not supported: {line}"
+                )));
+            }
+            let sample = parse_sample(line)?;
+            let allowed = cur
+                .as_ref()
+                .is_some_and(|c| c.allowed.iter().any(|a| *a == sample.name));
+            if !allowed {
+                if let Some(c) = cur.take() {
+                    sink(build_family(c, &mut seen_names)?)?;
+                }
+                let (candidate, quoted) = unquote_unescape(&sample.name)?;
+                if !quoted && !is_legacy_metric_name(&candidate) {
+                    return Err(ScrapeError::value(""));
+                }
+                let candidate: Cow<'a, str> = Cow::Owned(candidate.into_owned());
+                cur = Some(Current::new(
+                    candidate,
+                    Some("unknown".to_string()),
+                    vec![sample.name.to_string()],
+                ));
+            }
+            let Some(c) = cur.as_mut() else {
+                continue;
+            };
+            check_sample(c, &sample, line)?;
+            let name = c.name.clone();
+            let typ = c.typ.clone().unwrap_or_default();
+            let g = group_for_sample(&sample, &name, &typ);
+            if c.group.is_some() && c.group.as_ref() != Some(&g) && c.seen_groups.contains(&g) {
+                return Err(ScrapeError::value(format!("Invalid metric grouping: {line}")));
+            }
+            if c.group.as_ref() == Some(&g) {
+                if sample.timestamp.is_none() != c.group_timestamp.is_none() {
+                    return Err(ScrapeError::value(format!(
+                        "Mix of timestamp presence within a group: {line}"
+                    )));
+                }
+                if let (Some(gt), Some(st)) = (&c.group_timestamp, &sample.timestamp) {
+                    if timestamp_greater(gt, st)? && typ != "info" {
+                        return Err(ScrapeError::value(format!(
+                            "Timestamps went backwards within a group: {line}"
+                        )));
+                    }
+                }
+            } else {
+                c.group_series.clear();
+            }
+            let mut sorted: Vec<(String, String)> = sample
+                .labels
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            sorted.sort_unstable();
+            let series_id = (sample.name.to_string(), sorted);
+            let timestamp = sample.timestamp;
+            let duplicate = !timestamps_differ(&timestamp, &c.group_timestamp)
+                && c.group_series.contains(&series_id);
+            check_sample_value(&name, &typ, &sample, line)?;
+            if !duplicate {
+                c.samples.push(sample);
+            }
+            c.group_series.insert(series_id);
+            c.seen_groups.insert(g.clone());
+            c.group = Some(g);
+            c.group_timestamp = timestamp;
+        }
+    }
+    if let Some(c) = cur.take() {
+        sink(build_family(c, &mut seen_names)?)?;
+    }
+    if !eof {
+        return Err(ScrapeError::value("Missing # EOF at end"));
+    }
+    Ok(())
+}
+
+/// The label checks done before grouping.
+fn check_sample(c: &Current<'_>, sample: &Sample<'_>, line: &str) -> ScrapeResult<()> {
+    let name: &str = &c.name;
+    let typ = c.typ.as_deref().unwrap_or("");
+    let sname: &str = &sample.name;
+    if typ == "stateset" && !sample.labels.contains(name) {
+        return Err(ScrapeError::value(format!("Stateset missing label: {line}")));
+    }
+    let is_bucket = sname.strip_suffix("_bucket") == Some(name);
+    if is_bucket {
+        let le = sample.labels.get("le").unwrap_or("NaN");
+        if le == "NaN" || is_uncanonical_number(le)? {
+            return Err(ScrapeError::value(format!("Invalid le label: {line}")));
+        }
+        if !is_integer(&sample.value) {
+            return Err(ScrapeError::value(format!(
+                "Bucket value must be an integer: {line}"
+            )));
+        }
+    }
+    let is_count = sname.strip_suffix("_count") == Some(name)
+        || sname.strip_suffix("_gcount") == Some(name);
+    if is_count && !is_integer(&sample.value) {
+        return Err(ScrapeError::value(format!(
+            "Count value must be an integer: {line}"
+        )));
+    }
+    if typ == "summary" && name == sname {
+        let invalid = || ScrapeError::value(format!("Invalid quantile label: {line}"));
+        match sample.labels.get("quantile") {
+            None => return Err(invalid()),
+            Some(q) => {
+                let f = py_float(q).ok_or_else(|| ScrapeError::value(float_error(q)))?;
+                if !(0.0..=1.0).contains(&f) || is_uncanonical_number(q)? {
+                    return Err(invalid());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value checks done after grouping.
+fn check_sample_value(name: &str, typ: &str, sample: &Sample<'_>, line: &str) -> ScrapeResult<()> {
+    let v = sample.value.value;
+    if typ == "stateset" && v != 0.0 && v != 1.0 {
+        return Err(ScrapeError::value(format!(
+            "Stateset samples can only have values zero and one: {line}"
+        )));
+    }
+    if typ == "info" && v != 1.0 {
+        return Err(ScrapeError::value(format!(
+            "Info samples can only have value one: {line}"
+        )));
+    }
+    if typ == "summary" && name == sample.name && v < 0.0 {
+        return Err(ScrapeError::value(format!(
+            "Quantile values cannot be negative: {line}"
+        )));
+    }
+    let suffix = suffix_of(&sample.name, name);
+    if ["_total", "_sum", "_count", "_bucket", "_gcount", "_gsum"].contains(&suffix) && v.is_nan() {
+        return Err(ScrapeError::value(format!(
+            "Counter-like samples cannot be NaN: {line}"
+        )));
+    }
+    if ["_total", "_sum", "_count", "_bucket", "_gcount"].contains(&suffix) && v < 0.0 {
+        return Err(ScrapeError::value(format!(
+            "Counter-like samples cannot be negative: {line}"
+        )));
+    }
+    if sample.has_exemplar {
+        let ok = ((typ == "histogram" || typ == "gaugehistogram") && sample.name.ends_with("_bucket"))
+            || (typ == "counter" && sample.name.ends_with("_total"));
+        if !ok {
+            return Err(ScrapeError::value(format!(
+                "Invalid line only histogram/gaugehistogram buckets and counters can have exemplars: {line}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `floatToGoString`, kept for messages that print canonical numbers.
+#[allow(dead_code)]
+fn float_to_go_string(f: f64) -> String {
+    if f == f64::INFINITY {
+        "+Inf".into()
+    } else if f == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else if f.is_nan() {
+        "NaN".into()
+    } else {
+        py_float_repr(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (Vec<Family<'_>>, Option<ScrapeError>) {
+        let mut out = Vec::new();
+        let err = parse(text, &mut |f| {
+            out.push(f);
+            Ok(())
+        })
+        .err();
+        (out, err)
+    }
+
+    #[test]
+    fn counter_with_created() {
+        let (f, e) = run("# TYPE c counter\nc_total 5\nc_created 1.7e9\n# EOF\n");
+        assert!(e.is_none(), "{e:?}");
+        assert_eq!(f[0].name, "c");
+        assert_eq!(f[0].samples.len(), 2);
+    }
+
+    #[test]
+    fn missing_eof_after_families() {
+        let (f, e) = run("# TYPE g gauge\ng 1\n");
+        assert_eq!(f.len(), 1);
+        assert_eq!(e.unwrap().message, "Missing # EOF at end");
+    }
+
+    #[test]
+    fn blank_line_is_index_error() {
+        let (_, e) = run("# TYPE g gauge\n\ng 1\n# EOF\n");
+        assert_eq!(e.unwrap().kind, ErrorKind::Index);
+    }
+
+    #[test]
+    fn histogram_rules() {
+        let ok = "# TYPE h histogram\nh_bucket{le=\"1.0\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 3\n# EOF\n";
+        assert!(run(ok).1.is_none());
+        let no_inf = "# TYPE h histogram\nh_bucket{le=\"1.0\"} 1\n# EOF\n";
+        assert_eq!(run(no_inf).1.unwrap().message, "+Inf bucket missing: h");
+    }
+
+    #[test]
+    fn exemplar_on_bucket() {
+        let t = "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2 # {trace_id=\"a\"} 1.5 123\nh_count 2\nh_sum 3\n# EOF\n";
+        let (f, e) = run(t);
+        assert!(e.is_none(), "{e:?}");
+        assert!(f[0].samples[0].has_exemplar);
+    }
+
+    #[test]
+    fn exemplar_on_gauge_rejected() {
+        let t = "# TYPE g gauge\ng 2 # {a=\"1\"} 1\n# EOF\n";
+        assert!(run(t).1.unwrap().message.starts_with("Invalid line only"));
+    }
+}

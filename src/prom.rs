@@ -1,0 +1,491 @@
+//! Prometheus text format 0.0.4, read exactly as the stock check reads it: prometheus_client's
+//! text parser with the per-sample parsing the stock check patches in (lenient labels, a
+//! fallback that turns a malformed label block into part of the metric name).
+
+use std::borrow::Cow;
+
+use crate::model::{ErrorKind, Family, Labels, MetricType, Sample, ScrapeError, ScrapeResult};
+use crate::text::{
+    float_error, is_escaped, is_legacy_metric_name, parse_sample_value, py_lstrip, py_repr,
+    py_strip, replace_escaping, Num, PyLines,
+};
+
+/// Python's `string.whitespace`, the separators of `# HELP` / `# TYPE` lines.
+const ASCII_WS: &[u8] = b" \t\n\r\x0b\x0c";
+
+/// Index of the next byte of `chars` at or after `start` that is not inside double quotes.
+pub(crate) fn next_unquoted(text: &str, chars: &[u8], start: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut in_quotes = false;
+    for (i, &c) in b.iter().enumerate().skip(start) {
+        if c == b'"' && !is_escaped(b, i) {
+            in_quotes = !in_quotes;
+        }
+        if !in_quotes && chars.contains(&c) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Index of the last byte of `chars` outside double quotes (the scan stops before index 0).
+pub(crate) fn last_unquoted(text: &str, chars: &[u8]) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut in_quotes = false;
+    let mut i = b.len();
+    while i > 1 {
+        i -= 1;
+        if b[i] == b'"' && !is_escaped(b, i) {
+            in_quotes = !in_quotes;
+        }
+        if !in_quotes && chars.contains(&b[i]) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// prometheus_client's `_split_quoted(text, separators, maxsplit)`: split outside quotes, runs
+/// of separators count once, and the last token takes the rest of the line.
+pub(crate) fn split_quoted<'a>(text: &'a str, separators: &[u8], maxsplit: usize) -> Vec<&'a str> {
+    let mut tokens: Vec<&'a str> = vec![""];
+    let mut x = 0;
+    while x < text.len() {
+        match next_unquoted(text, separators, x) {
+            None => {
+                if let Some(last) = tokens.last_mut() {
+                    *last = &text[x..];
+                }
+                x = text.len();
+            }
+            Some(pos) if pos == x => x += 1,
+            Some(pos) => {
+                if maxsplit > 0 && tokens.len() > maxsplit {
+                    if let Some(last) = tokens.last_mut() {
+                        *last = &text[x..];
+                    }
+                    break;
+                }
+                if let Some(last) = tokens.last_mut() {
+                    *last = &text[x..pos];
+                }
+                x = pos + 1;
+                tokens.push("");
+            }
+        }
+    }
+    tokens
+}
+
+/// `_unquote_unescape`: strips, removes surrounding quotes, unescapes. Returns (text, quoted).
+pub(crate) fn unquote_unescape(text: &str) -> ScrapeResult<(Cow<'_, str>, bool)> {
+    if text.is_empty() {
+        return Ok((Cow::Borrowed(text), false));
+    }
+    let mut t = py_strip(text);
+    let mut quoted = false;
+    if t.starts_with('"') {
+        if t.len() == 1 || !t.ends_with('"') {
+            return Err(ScrapeError::value("missing close quote"));
+        }
+        t = &t[1..t.len() - 1];
+        quoted = true;
+    }
+    if t.contains('\\') {
+        Ok((Cow::Owned(replace_escaping(t)), quoted))
+    } else {
+        Ok((Cow::Borrowed(t), quoted))
+    }
+}
+
+/// Byte offset of the `n`-th character of `s` (clamped to its length), for the few places where
+/// the stock parser mixes indexes of two different strings.
+fn char_offset(s: &str, n: usize) -> usize {
+    s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
+}
+
+fn char_count(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Python slice `s[start:end]` on character indexes, clamped.
+fn char_slice(s: &str, start: usize, end: usize) -> &str {
+    let a = char_offset(s, start);
+    let b = char_offset(s, end);
+    if a >= b {
+        ""
+    } else {
+        &s[a..b]
+    }
+}
+
+/// The patched `_parse_labels` (prometheus_client 0.21.1): lenient about everything except a
+/// missing `=` or quote. Errors are `ValueError`s, which make the caller fall back.
+fn parse_labels(labels_string: &str) -> Result<Labels<'_>, ()> {
+    let mut labels = Labels::new();
+    if !labels_string.contains('=') {
+        return Ok(labels);
+    }
+    let escaping = labels_string.contains('\\');
+    let mut sub = labels_string;
+    while !sub.is_empty() {
+        let value_start = sub.find('=').ok_or(())?;
+        let label_name = &sub[..value_start];
+        sub = py_lstrip(&sub[value_start + 1..]);
+        let quote_start = sub.find('"').ok_or(())? + 1;
+        let value_substr = &sub[quote_start..];
+        let vb = value_substr.as_bytes();
+        let mut i = 0;
+        while i < vb.len() {
+            i = match value_substr[i..].find('"') {
+                Some(p) => i + p,
+                None => return Err(()),
+            };
+            if !is_escaped(vb, i) {
+                break;
+            }
+            i += 1;
+        }
+        // The stock code slices `sub` with an index into `value_substr`; the two agree only when
+        // the quote follows `=` directly, which is the usual case and handled in bytes.
+        let (raw_value, rest) = if quote_start == 1 {
+            let end = (i + 1).min(sub.len());
+            let raw = if end > 1 { &sub[1..end] } else { "" };
+            let rest_start = (i + 2).min(sub.len());
+            (raw, &sub[rest_start..])
+        } else {
+            let quote_start_chars = char_count(&sub[..quote_start]);
+            let quote_end_chars = char_count(&value_substr[..i.min(value_substr.len())]) + 1;
+            let raw = char_slice(sub, quote_start_chars, quote_end_chars);
+            let rest = &sub[char_offset(sub, quote_end_chars + 1)..];
+            (raw, rest)
+        };
+        let value = if escaping && raw_value.contains('\\') {
+            Cow::Owned(replace_escaping(raw_value))
+        } else {
+            Cow::Borrowed(raw_value)
+        };
+        labels.set(Cow::Borrowed(py_strip(label_name)), value);
+        let next_comma = rest.find(',').map_or(0, |p| p + 1);
+        sub = py_lstrip(&rest[next_comma..]);
+    }
+    Ok(labels)
+}
+
+/// Parses one value token the stock way, as an `int` then a `float`.
+fn parse_value(token: &str) -> ScrapeResult<Num> {
+    parse_sample_value(token).map_err(ScrapeError::value)
+}
+
+/// `_parse_value_and_timestamp`: the first token is the value, the last (when there are two or
+/// more) the timestamp in milliseconds; tokens in between are ignored.
+pub(crate) fn parse_value_and_timestamp(s: &str) -> ScrapeResult<(Num, Option<f64>)> {
+    let s = py_lstrip(s);
+    let sep = if s.contains(' ') { ' ' } else { '\t' };
+    let mut first: Option<&str> = None;
+    let mut last: Option<&str> = None;
+    let mut count = 0usize;
+    for token in s.split(sep) {
+        let token = py_strip(token);
+        if token.is_empty() {
+            continue;
+        }
+        if first.is_none() {
+            first = Some(token);
+        }
+        last = Some(token);
+        count += 1;
+    }
+    let Some(first) = first else {
+        return Err(ScrapeError::value(float_error(s)));
+    };
+    let value = parse_value(first)?;
+    let timestamp = match last {
+        Some(last) if count > 1 => {
+            let ts = parse_value(last)?;
+            if ts.is_int {
+                // `int / 1000` is a correctly rounded true division that overflows past f64.
+                let scaled = format!("{}e-3", last.trim_start_matches('+'))
+                    .parse::<f64>()
+                    .unwrap_or(f64::INFINITY);
+                if scaled.is_infinite() {
+                    return Err(ScrapeError::new(
+                        ErrorKind::Overflow,
+                        "integer division result too large for a float",
+                    ));
+                }
+                Some(scaled)
+            } else {
+                Some(ts.value / 1000.0)
+            }
+        }
+        _ => None,
+    };
+    Ok((value, timestamp))
+}
+
+/// The patched `_parse_sample`: a label block from the first `{` to the last `}`; when anything
+/// in it fails, the line is read again as `name value [timestamp]`, split at the first space.
+fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
+    if let (Some(label_start), Some(label_end)) = (text.find('{'), text.rfind('}')) {
+        let name = py_strip(&text[..label_start]);
+        let label_text = if label_start < label_end {
+            &text[label_start + 1..label_end]
+        } else {
+            ""
+        };
+        match parse_value_and_timestamp(&text[label_end + 1..]) {
+            Ok((value, _ts)) => {
+                if let Ok(labels) = parse_labels(label_text) {
+                    return Ok(Sample {
+                        name: Cow::Borrowed(name),
+                        labels,
+                        value,
+                        timestamp: None,
+                        has_exemplar: false,
+                    });
+                }
+            }
+            Err(e) if e.kind != ErrorKind::Value => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let sep = if text.contains(' ') { ' ' } else { '\t' };
+    let name_end = text
+        .find(sep)
+        .ok_or_else(|| ScrapeError::value("substring not found"))?;
+    let (value, _ts) = parse_value_and_timestamp(&text[name_end..])?;
+    Ok(Sample {
+        name: Cow::Borrowed(&text[..name_end]),
+        labels: Labels::new(),
+        value,
+        timestamp: None,
+        has_exemplar: false,
+    })
+}
+
+/// The sample names a family accepts: its name followed by one of these suffixes.
+fn allowed_suffixes(type_word: &str) -> &'static [&'static str] {
+    match type_word {
+        "summary" => &["_count", "_sum", ""],
+        "histogram" => &["_count", "_sum", "_bucket"],
+        _ => &[""],
+    }
+}
+
+fn is_allowed(sample_name: &str, base: &str, suffixes: &[&str]) -> bool {
+    sample_name
+        .strip_prefix(base)
+        .is_some_and(|rest| suffixes.contains(&rest))
+}
+
+/// `build_metric` + `Metric()`: counter `_total` handling, name and type validation.
+fn build_family<'a>(
+    name: Cow<'a, str>,
+    type_word: &str,
+    mut samples: Vec<Sample<'a>>,
+) -> ScrapeResult<Family<'a>> {
+    let mut name = name;
+    if type_word == "counter" {
+        if let Some(stripped) = name.strip_suffix("_total") {
+            name = Cow::Owned(stripped.to_string());
+        } else {
+            for s in samples.iter_mut() {
+                s.name = Cow::Owned(format!("{}_total", s.name));
+            }
+        }
+    }
+    if name.is_empty() {
+        return Err(ScrapeError::value("metric name cannot be empty"));
+    }
+    let typ = MetricType::from_type_word(type_word)
+        .ok_or_else(|| ScrapeError::value(format!("Invalid metric type: {type_word}")))?;
+    Ok(Family { name, typ, samples })
+}
+
+/// Parses a whole body, handing each family to `sink` as soon as it is complete. Stops at the
+/// first error; the families handed over before it stay handed over.
+pub fn parse<'a>(
+    text: &'a str,
+    sink: &mut dyn FnMut(Family<'a>) -> ScrapeResult<()>,
+) -> ScrapeResult<()> {
+    let mut name: Cow<'a, str> = Cow::Borrowed("");
+    let mut type_word: &'a str = "untyped";
+    let mut samples: Vec<Sample<'a>> = Vec::new();
+    // allowed sample names = `allowed_base` + each suffix; no names when `allowed_none`
+    let mut allowed_base: Cow<'a, str> = Cow::Borrowed("");
+    let mut allowed: &'static [&'static str] = &[];
+
+    for raw_line in PyLines::new(text) {
+        let line = py_strip(raw_line);
+        if line.starts_with('#') {
+            let parts = split_quoted(line, ASCII_WS, 3);
+            if parts.len() < 2 {
+                continue;
+            }
+            let mut candidate: Cow<'a, str> = Cow::Borrowed("");
+            if parts.len() > 2 {
+                if parts[1] != "TYPE" && parts[1] != "HELP" {
+                    continue;
+                }
+                let (c, quoted) = unquote_unescape(parts[2])?;
+                if !quoted && !is_legacy_metric_name(&c) {
+                    return Err(ScrapeError::value(""));
+                }
+                candidate = c;
+            }
+            if parts[1] == "HELP" {
+                if candidate != name {
+                    if !name.is_empty() {
+                        sink(build_family(
+                            std::mem::take(&mut name),
+                            type_word,
+                            std::mem::take(&mut samples),
+                        )?)?;
+                    }
+                    name = candidate.clone();
+                    type_word = "untyped";
+                    samples = Vec::new();
+                    allowed_base = candidate;
+                    allowed = &[""];
+                }
+            } else if parts[1] == "TYPE" {
+                if parts.len() < 4 {
+                    return Err(ScrapeError::value(""));
+                }
+                if candidate != name {
+                    if !name.is_empty() {
+                        sink(build_family(
+                            std::mem::take(&mut name),
+                            type_word,
+                            std::mem::take(&mut samples),
+                        )?)?;
+                    }
+                    name = candidate;
+                    samples = Vec::new();
+                }
+                type_word = parts[3];
+                allowed_base = name.clone();
+                allowed = allowed_suffixes(type_word);
+            }
+        } else if line.is_empty() {
+            continue;
+        } else {
+            let sample = parse_sample(line)?;
+            if !is_allowed(&sample.name, &allowed_base, allowed) {
+                if !name.is_empty() {
+                    sink(build_family(
+                        std::mem::take(&mut name),
+                        type_word,
+                        std::mem::take(&mut samples),
+                    )?)?;
+                }
+                type_word = "untyped";
+                samples = Vec::new();
+                allowed_base = Cow::Borrowed("");
+                allowed = &[];
+                let sample_name = sample.name.clone();
+                sink(build_family(sample_name, "untyped", vec![sample])?)?;
+            } else {
+                samples.push(sample);
+            }
+        }
+    }
+    if !name.is_empty() {
+        sink(build_family(name, type_word, samples)?)?;
+    }
+    Ok(())
+}
+
+/// `repr()` of a line, for error messages that quote one.
+#[allow(dead_code)]
+pub(crate) fn quote(s: &str) -> String {
+    py_repr(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn families(text: &str) -> (Vec<Family<'_>>, Option<ScrapeError>) {
+        let mut out = Vec::new();
+        let err = parse(text, &mut |f| {
+            out.push(f);
+            Ok(())
+        })
+        .err();
+        (out, err)
+    }
+
+    #[test]
+    fn counter_total_is_stripped_from_family() {
+        let (f, e) = families("# TYPE c_total counter\nc_total{x=\"1\"} 10\n");
+        assert!(e.is_none());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].name, "c");
+        assert_eq!(f[0].typ, MetricType::Counter);
+        assert_eq!(f[0].samples[0].name, "c_total");
+        assert_eq!(f[0].samples[0].labels.get("x"), Some("1"));
+    }
+
+    #[test]
+    fn counter_without_total_in_type_yields_untyped_total() {
+        let (f, _) = families("# TYPE e counter\ne_total 12\n");
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].name.as_ref(), f[0].samples.len()), ("e", 0));
+        assert_eq!((f[1].name.as_ref(), f[1].typ), ("e_total", MetricType::Unknown));
+    }
+
+    #[test]
+    fn lenient_labels() {
+        let (f, e) = families("g{ a = \"1\" , b=\"x\\\"y\",} 3\n");
+        assert!(e.is_none());
+        let labels: Vec<_> = f[0].samples[0].labels.iter().collect();
+        assert_eq!(labels, [("a", "1"), ("b", "x\"y")]);
+        // duplicate keeps first position, last value
+        let (f, _) = families("g{a=\"1\",b=\"2\",a=\"3\"} 3\n");
+        let labels: Vec<_> = f[0].samples[0].labels.iter().collect();
+        assert_eq!(labels, [("a", "3"), ("b", "2")]);
+    }
+
+    #[test]
+    fn unclosed_brace_becomes_name() {
+        let (f, e) = families("g{a=\"1\" 3\n");
+        assert!(e.is_none());
+        assert_eq!(f[0].name, "g{a=\"1\"");
+    }
+
+    #[test]
+    fn bad_values() {
+        let (_, e) = families("g abc\n");
+        assert_eq!(
+            e.unwrap().message,
+            "could not convert string to float: 'abc'"
+        );
+        let (_, e) = families("g 1_000\n");
+        assert_eq!(e.unwrap().message, "Invalid value: '1_000'");
+        let (_, e) = families("# TYPE g weird\ng 1\n");
+        assert_eq!(e.unwrap().message, "Invalid metric type: weird");
+        let (_, e) = families("g{a=\"x\n");
+        assert_eq!(e.unwrap().message, "substring not found");
+    }
+
+    #[test]
+    fn histogram_family_and_created_split() {
+        let text = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 3\nh_created 5\n";
+        let (f, e) = families(text);
+        assert!(e.is_none());
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].samples.len(), 4);
+        assert_eq!(f[1].name, "h_created");
+    }
+
+    #[test]
+    fn split_quoted_like_python() {
+        assert_eq!(
+            split_quoted("# HELP name  doc  text", ASCII_WS, 3),
+            ["#", "HELP", "name", "doc  text"]
+        );
+        assert_eq!(split_quoted("# TYPE", ASCII_WS, 3), ["#", "TYPE"]);
+    }
+}

@@ -1,0 +1,598 @@
+//! Python-compatible text primitives.
+//!
+//! The stock check runs on CPython: it strips with `str.strip()`, splits lines with
+//! `str.splitlines()`, reads numbers with `int()`/`float()` and writes bounds with `repr(float)`.
+//! Every function here reproduces one of those exactly, so that the same bytes give the same
+//! names, tags and values.
+
+use std::fmt::Write;
+
+/// `str.isspace()` for one character: Unicode White_Space plus the ASCII separators
+/// U+001C..U+001F, which CPython also counts as whitespace.
+#[inline]
+pub fn is_py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+#[inline]
+fn is_ascii_py_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0x1c..=0x1f)
+}
+
+/// `str.strip()` without arguments.
+#[inline]
+pub fn py_strip(s: &str) -> &str {
+    py_rstrip(py_lstrip(s))
+}
+
+/// `str.lstrip()` without arguments.
+#[inline]
+pub fn py_lstrip(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if is_ascii_py_space(b) {
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        // Non-ASCII: decode one char.
+        match s[i..].chars().next() {
+            Some(c) if is_py_space(c) => i += c.len_utf8(),
+            _ => break,
+        }
+    }
+    &s[i..]
+}
+
+/// `str.rstrip()` without arguments.
+#[inline]
+pub fn py_rstrip(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 {
+        let b = bytes[end - 1];
+        if b < 0x80 {
+            if is_ascii_py_space(b) {
+                end -= 1;
+                continue;
+            }
+            break;
+        }
+        match s[..end].chars().next_back() {
+            Some(c) if is_py_space(c) => end -= c.len_utf8(),
+            _ => break,
+        }
+    }
+    &s[..end]
+}
+
+/// `str.splitlines()` (without `keepends`): breaks on `\n`, `\r`, `\r\n`, `\v`, `\f`, `\x1c`,
+/// `\x1d`, `\x1e`, `\x85`, `\u2028` and `\u2029`. A trailing line break does not add an empty line.
+pub struct PyLines<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> PyLines<'a> {
+    pub fn new(text: &'a str) -> Self {
+        PyLines { text, pos: 0 }
+    }
+}
+
+impl<'a> Iterator for PyLines<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        if start >= bytes.len() {
+            return None;
+        }
+        let mut i = start;
+        while i < bytes.len() {
+            let b = bytes[i];
+            // Fast skip of ordinary bytes: every line-break byte is below 0x20 or a UTF-8 lead byte
+            // 0xC2 / 0xE2.
+            if b >= 0x20 && b != 0xc2 && b != 0xe2 {
+                i += 1;
+                continue;
+            }
+            let brk = match b {
+                b'\n' | 0x0b | 0x0c | 0x1c | 0x1d | 0x1e => Some(1),
+                b'\r' => {
+                    if bytes.get(i + 1) == Some(&b'\n') {
+                        Some(2)
+                    } else {
+                        Some(1)
+                    }
+                }
+                0xc2 if bytes.get(i + 1) == Some(&0x85) => Some(2),
+                0xe2 if bytes.get(i + 1) == Some(&0x80)
+                    && matches!(bytes.get(i + 2), Some(&0xa8) | Some(&0xa9)) =>
+                {
+                    Some(3)
+                }
+                _ => None,
+            };
+            if let Some(len) = brk {
+                self.pos = i + len;
+                return Some(&self.text[start..i]);
+            }
+            i += 1;
+        }
+        self.pos = bytes.len();
+        Some(&self.text[start..])
+    }
+}
+
+/// A number read the way the stock parsers read sample values: `int()` first, then `float()`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Num {
+    /// The value as Python's `float(value)` gives it (correctly rounded).
+    pub value: f64,
+    /// `int()` accepted it (Python keeps an `int`, exact and unbounded).
+    pub is_int: bool,
+    /// An `int` too large for a float: using it as a float raises `OverflowError`.
+    pub overflow: bool,
+}
+
+/// Checks the decimal-digit grammar `digit (['_'] digit)*`; returns the index after it.
+fn scan_digits(b: &[u8], mut i: usize, allow_underscore: bool) -> Option<usize> {
+    if i >= b.len() || !b[i].is_ascii_digit() {
+        return None;
+    }
+    i += 1;
+    loop {
+        if i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        } else if allow_underscore
+            && i + 1 < b.len()
+            && b[i] == b'_'
+            && b[i + 1].is_ascii_digit()
+        {
+            i += 2;
+        } else {
+            return Some(i);
+        }
+    }
+}
+
+/// Python `int(s)` for base 10 on an already stripped ASCII string: `[sign] digits`.
+fn is_py_int_literal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    matches!(scan_digits(b, i, true), Some(end) if end == b.len())
+}
+
+/// Python `float(s)` grammar on an already stripped string (ASCII digits only).
+fn is_py_float_literal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    let rest = &s[i..];
+    if rest.eq_ignore_ascii_case("inf")
+        || rest.eq_ignore_ascii_case("infinity")
+        || rest.eq_ignore_ascii_case("nan")
+    {
+        return true;
+    }
+    let mut saw_digits = false;
+    if let Some(end) = scan_digits(b, i, true) {
+        i = end;
+        saw_digits = true;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if let Some(end) = scan_digits(b, i, true) {
+            i = end;
+            saw_digits = true;
+        }
+    }
+    if !saw_digits {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        match scan_digits(b, i, true) {
+            Some(end) => i = end,
+            None => return false,
+        }
+    }
+    i == b.len()
+}
+
+/// Rust's float parser on a literal that passed the Python grammar (underscores removed).
+fn parse_checked_float(s: &str) -> f64 {
+    let owned;
+    let s = if s.contains('_') {
+        owned = s.replace('_', "");
+        owned.as_str()
+    } else {
+        s
+    };
+    let body = s.trim_start_matches(['+', '-']);
+    let negative = s.starts_with('-');
+    let magnitude = if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
+        f64::INFINITY
+    } else if body.eq_ignore_ascii_case("nan") {
+        f64::NAN
+    } else {
+        body.parse::<f64>().unwrap_or(f64::NAN)
+    };
+    if negative {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+/// Python `float(s)` for a str: surrounding whitespace is ignored, `_` is allowed between digits.
+/// Returns `None` where Python raises `ValueError`.
+pub fn py_float(s: &str) -> Option<f64> {
+    let t = py_strip(s);
+    if is_py_float_literal(t) {
+        Some(parse_checked_float(t))
+    } else {
+        None
+    }
+}
+
+/// Python `int(s)` converted with `float()`: `None` where `int()` raises. The flag says the int
+/// is too large for a float.
+fn py_int_as_float(s: &str) -> Option<(f64, bool)> {
+    let t = py_strip(s);
+    if !is_py_int_literal(t) {
+        return None;
+    }
+    let v = parse_checked_float(t);
+    Some((v, v.is_infinite()))
+}
+
+/// The stock `_parse_value`: rejects padding and `_`, then tries `int()`, then `float()`.
+/// The error is the stock `ValueError` text.
+pub fn parse_sample_value(s: &str) -> Result<Num, String> {
+    if py_strip(s).len() != s.len() || s.contains('_') {
+        return Err(format!("Invalid value: {}", py_repr(s)));
+    }
+    if let Some((value, overflow)) = py_int_as_float(s) {
+        return Ok(Num {
+            value,
+            is_int: true,
+            overflow,
+        });
+    }
+    match py_float(s) {
+        Some(value) => Ok(Num {
+            value,
+            is_int: false,
+            overflow: false,
+        }),
+        None => Err(float_error(s)),
+    }
+}
+
+/// `ValueError` text of a failed `float(s)`.
+pub fn float_error(s: &str) -> String {
+    format!("could not convert string to float: {}", py_repr(s))
+}
+
+/// `str(float(s) or 0)`: the canonical form the stock check gives `le` and `quantile` labels.
+pub fn canonical_number(s: &str) -> Result<String, String> {
+    match py_float(s) {
+        Some(v) => Ok(canonical_float(v)),
+        None => Err(float_error(s)),
+    }
+}
+
+/// `str(x or 0)`: Python's float repr, with every zero written `0`.
+pub fn canonical_float(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    py_float_repr(v)
+}
+
+/// `repr(float)`: the shortest round-trip digits, in plain notation when 1e-4 <= |x| < 1e16 and
+/// in scientific notation (exponent signed, at least two digits) otherwise.
+pub fn py_float_repr(v: f64) -> String {
+    let mut out = String::new();
+    write_py_float_repr(&mut out, v);
+    out
+}
+
+/// Appends `repr(v)` to `out`.
+pub fn write_py_float_repr(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("nan");
+        return;
+    }
+    if v.is_infinite() {
+        out.push_str(if v > 0.0 { "inf" } else { "-inf" });
+        return;
+    }
+    if v == 0.0 {
+        out.push_str(if v.is_sign_negative() { "-0.0" } else { "0.0" });
+        return;
+    }
+    // `{:e}` gives the shortest round-trip digits as d.ddddde[-]x.
+    let sci = format!("{:e}", v);
+    let (mantissa, exp) = match sci.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (sci.as_str(), 0),
+    };
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if negative {
+        out.push('-');
+    }
+    if (-4..16).contains(&exp) {
+        let point = exp + 1; // digits before the decimal point
+        if point <= 0 {
+            out.push_str("0.");
+            for _ in 0..(-point) {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else {
+            let point = point as usize;
+            if digits.len() <= point {
+                out.push_str(&digits);
+                for _ in digits.len()..point {
+                    out.push('0');
+                }
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..point]);
+                out.push('.');
+                out.push_str(&digits[point..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(
+            out,
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.unsigned_abs()
+        );
+    }
+}
+
+/// Whether CPython's `str.isprintable()` holds for `c` (used by `repr`). Outside ASCII this is an
+/// approximation that covers the non-printable code points a scrape can realistically hold.
+fn is_py_printable(c: char) -> bool {
+    let u = c as u32;
+    if u < 0x20 || u == 0x7f {
+        return false;
+    }
+    if u < 0x7f {
+        return true;
+    }
+    if (0x80..=0xa0).contains(&u) || u == 0xad {
+        return false;
+    }
+    if c.is_whitespace() {
+        return false; // Zs, Zl, Zp other than the ASCII space
+    }
+    !matches!(u,
+        0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f | 0x202a..=0x202e
+        | 0x2060..=0x206f | 0xd800..=0xf8ff | 0xfeff | 0xfff9..=0xfffb | 0xe0000..=0xe0fff
+        | 0xf0000..=0x10ffff)
+}
+
+/// `repr(str)`, as Python writes it in error messages.
+pub fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if is_py_printable(c) => out.push(c),
+            c => {
+                let u = c as u32;
+                let _ = if u <= 0xff {
+                    write!(out, "\\x{:02x}", u)
+                } else if u <= 0xffff {
+                    write!(out, "\\u{:04x}", u)
+                } else {
+                    write!(out, "\\U{:08x}", u)
+                };
+            }
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// The stock label unescaping (`\\` → `\`, `\n` → newline, `\"` → `"`; any other backslash is
+/// kept), applied left to right without overlaps.
+pub fn replace_escaping(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.peek() {
+                Some('\\') => {
+                    out.push('\\');
+                    chars.next();
+                }
+                Some('n') => {
+                    out.push('\n');
+                    chars.next();
+                }
+                Some('"') => {
+                    out.push('"');
+                    chars.next();
+                }
+                _ => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether the `"` at byte `pos` of `s` is escaped (preceded by an odd number of backslashes).
+#[inline]
+pub fn is_escaped(s: &[u8], pos: usize) -> bool {
+    let mut n = 0;
+    while pos > n && s[pos - 1 - n] == b'\\' {
+        n += 1;
+    }
+    n % 2 == 1
+}
+
+/// `METRIC_NAME_RE` (`[a-zA-Z_:][a-zA-Z0-9_:]*`), the legacy metric-name rule.
+pub fn is_legacy_metric_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b.first() {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
+        _ => return false,
+    }
+    b.iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+}
+
+/// `METRIC_LABEL_NAME_RE` (`[a-zA-Z_][a-zA-Z0-9_]*`).
+pub fn is_label_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b.first() {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
+        _ => return false,
+    }
+    b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_numbers_match_python() {
+        let cases = [
+            ("0", "0"),
+            ("-0", "0"),
+            ("0.0", "0"),
+            ("+0", "0"),
+            ("1", "1.0"),
+            ("1.0", "1.0"),
+            ("2.50", "2.5"),
+            ("0.005", "0.005"),
+            (".5", "0.5"),
+            ("5.", "5.0"),
+            ("1e3", "1000.0"),
+            ("0.0001", "0.0001"),
+            ("0.00001", "1e-05"),
+            ("2.5e-7", "2.5e-07"),
+            ("1e15", "1000000000000000.0"),
+            ("1e16", "1e+16"),
+            ("9999999999999999", "1e+16"),
+            ("123456789012345678", "1.2345678901234568e+17"),
+            ("5e-324", "5e-324"),
+            ("+Inf", "inf"),
+            ("inf", "inf"),
+            ("Infinity", "inf"),
+            ("-Inf", "-inf"),
+            ("NaN", "nan"),
+            ("1_0", "10.0"),
+            (" 1 ", "1.0"),
+            ("-1.5e+300", "-1.5e+300"),
+            ("0.1", "0.1"),
+            ("1e22", "1e+22"),
+            ("123.456", "123.456"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(canonical_number(input).as_deref(), Ok(want), "input {input:?}");
+        }
+        assert_eq!(
+            canonical_number("abc"),
+            Err("could not convert string to float: 'abc'".to_string())
+        );
+    }
+
+    #[test]
+    fn float_grammar_rejects_what_python_rejects() {
+        for bad in ["", ".", "e5", "1e", "1__0", "_1", "1_", "0x10", "1.2.3", "in", "+-1", "1e+"] {
+            assert_eq!(py_float(bad), None, "{bad:?}");
+        }
+        for good in ["1_0.5", "-.5", "+5.", "1E5", "iNfInItY", "-nan", "  7\t"] {
+            assert!(py_float(good).is_some(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn sample_values() {
+        let v = parse_sample_value("12").unwrap();
+        assert!(v.is_int && v.value == 12.0);
+        let v = parse_sample_value("1.5").unwrap();
+        assert!(!v.is_int && v.value == 1.5);
+        assert_eq!(
+            parse_sample_value("1_000"),
+            Err("Invalid value: '1_000'".to_string())
+        );
+        assert!(parse_sample_value(&"9".repeat(400)).unwrap().overflow);
+        assert!(parse_sample_value("1e400").unwrap().value.is_infinite());
+    }
+
+    #[test]
+    fn splitlines_like_python() {
+        let text = "a\nb\r\nc\rd\u{2028}e\u{85}f\x1cg\n";
+        let lines: Vec<&str> = PyLines::new(text).collect();
+        assert_eq!(lines, ["a", "b", "c", "d", "e", "f", "g"]);
+        let lines: Vec<&str> = PyLines::new("\n\nx").collect();
+        assert_eq!(lines, ["", "", "x"]);
+    }
+
+    #[test]
+    fn strip_like_python() {
+        assert_eq!(py_strip("\u{a0}\x1f x \u{3000}"), "x");
+        assert_eq!(py_strip("é "), "é");
+    }
+
+    #[test]
+    fn repr_like_python() {
+        assert_eq!(py_repr("abc"), "'abc'");
+        assert_eq!(py_repr("a'b"), "\"a'b\"");
+        assert_eq!(py_repr("a'b\""), "'a\\'b\"'");
+        assert_eq!(py_repr("\x01\n"), "'\\x01\\n'");
+        assert_eq!(py_repr("é"), "'é'");
+    }
+
+    #[test]
+    fn unescaping() {
+        assert_eq!(replace_escaping(r#"a\\b\nc\"d\x"#), "a\\b\nc\"d\\x");
+    }
+}
