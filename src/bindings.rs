@@ -279,7 +279,8 @@ impl Scraper {
     }
 
     /// Parses and transforms one response body. Returns `(records, error)`, where `error` is
-    /// `None` or `(exception class name, message)`; records made before an error are kept.
+    /// `None`, `(exception class name, message)`, or an exception the resolver raised; records
+    /// made before an error are kept.
     #[pyo3(signature = (body, content_type, use_latest_spec, resolver))]
     fn scrape<'py>(
         &mut self,
@@ -288,7 +289,7 @@ impl Scraper {
         content_type: &str,
         use_latest_spec: bool,
         resolver: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyList>, Option<(&'static str, String)>)> {
+    ) -> PyResult<(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)> {
         catch("parsing a scrape", || {
             let text = decode_utf8(body);
             let format = choose_format(content_type, use_latest_spec);
@@ -303,14 +304,16 @@ impl Scraper {
                 &mut py_resolver,
                 &mut self.transformer,
             );
-            if let Some(e) = py_resolver.error.take() {
-                return Err(e);
-            }
             let list = PyList::empty(py);
             for record in &output.records {
                 list.append(self.record(py, record)?)?;
             }
-            let error = output.error.map(|e| (e.kind.as_str(), e.message));
+            // A resolver exception ends the scrape like a parse error, after the records before it.
+            let error = match (py_resolver.error.take(), output.error) {
+                (Some(e), _) => Some(e.into_value(py).into_bound(py).into_any()),
+                (None, Some(e)) => Some((e.kind.as_str(), e.message).into_pyobject(py)?.into_any()),
+                (None, None) => None,
+            };
             Ok((list, error))
         })
     }

@@ -1,0 +1,213 @@
+"""The Agent-facing check: fetch through the Agent's HTTP wrapper, hand the body to the Rust core,
+submit what it returns through the AgentCheck API, then send the NIM version metadata."""
+
+from __future__ import annotations
+
+import codecs
+from urllib.parse import urlsplit, urlunsplit
+
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import RequestException
+
+from datadog_checks.base import AgentCheck
+
+from . import _core
+from .config import ScraperSettings
+
+ACCEPT_PROMETHEUS = 'text/plain'
+ACCEPT_OPENMETRICS = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1'
+# Read the body in chunks of this size; refuse bodies past MAX_BODY_BYTES (after decompression).
+READ_CHUNK_BYTES = 1 << 16
+MAX_BODY_BYTES = 256 * 1024 * 1024
+
+# Record kinds produced by the Rust core (first tuple item).
+REC_GAUGE, REC_RATE, REC_MONOTONIC_COUNT = 0, 1, 3
+REC_BUCKET, REC_SERVICE_CHECK, REC_METADATA = 10, 20, 30
+
+CORE_EXCEPTIONS = {
+    'ValueError': ValueError,
+    'IndexError': IndexError,
+    'KeyError': KeyError,
+    'OverflowError': OverflowError,
+}
+
+
+class ResponseTooLargeError(ValueError):
+    """The metrics body is larger than this check accepts."""
+
+
+def version_url(endpoint: str) -> str:
+    """`/v1/version` next to the metrics path: `.../metrics` and `.../v1/metrics` both map to
+    `.../v1/version` (any path prefix before them is kept; query and fragment are dropped)."""
+    parts = urlsplit(endpoint)
+    path = parts.path.rstrip('/')
+    for suffix in ('/v1/metrics', '/metrics'):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    else:
+        path = ''
+    return urlunsplit((parts.scheme, parts.netloc, f'{path}/v1/version', '', ''))
+
+
+class NvidiaNIMCheck(AgentCheck):
+    """Collects NVIDIA NIM metrics from its OpenMetrics endpoint."""
+
+    __NAMESPACE__ = 'nvidia_nim'
+    DEFAULT_METRIC_LIMIT = 0
+    SERVICE_CHECK_HEALTH = 'openmetrics.health'
+
+    def __init__(self, name, init_config, instances):
+        super().__init__(name, init_config, instances)
+        self.settings: ScraperSettings | None = None
+        self._core: _core.Scraper | None = None
+        # None until the first successful scrape, then True; False after a failure that follows one.
+        self._flush_first_value: bool | None = None
+        self.check_initializations.append(self._configure)
+
+    def _configure(self) -> None:
+        self.settings = ScraperSettings(self, self.instance)
+        self._core = _core.Scraper(self.settings.core_options)
+
+    def check(self, _instance):
+        settings = self.settings
+        if settings is None or self._core is None:
+            return
+        try:
+            self._scrape(settings)
+            self._flush_first_value = True
+        except (ConnectionError, RequestException) as e:
+            if self._flush_first_value:
+                self._flush_first_value = False
+            self.log.error('There was an error scraping endpoint %s: %s', settings.endpoint, e)
+            raise type(e)(f'There was an error scraping endpoint {settings.endpoint}: {e}') from None
+        except BaseException:
+            if self._flush_first_value:
+                self._flush_first_value = False
+            raise
+        self._submit_version_metadata(settings.endpoint)
+
+    # --- scrape ---------------------------------------------------------------------------------
+
+    def _health(self, status: int, message: str | None = None) -> None:
+        settings = self.settings
+        if settings is not None and settings.enable_health_service_check:
+            self.service_check(self.SERVICE_CHECK_HEALTH, status, tags=settings.static_tags, message=message)
+
+    def _fetch(self, settings: ScraperSettings):
+        """GET the endpoint; the health check goes out as soon as the status is known."""
+        options = {'stream': True}
+        if self.http.options['headers'].get('Accept') == '*/*':
+            accept = ACCEPT_OPENMETRICS if settings.use_latest_spec else ACCEPT_PROMETHEUS
+            options['extra_headers'] = {'Accept': accept}
+        try:
+            response = self.http.get(settings.endpoint, **options)
+        except Exception as e:
+            self._health(AgentCheck.CRITICAL, message=str(e))
+            raise
+        try:
+            response.raise_for_status()
+        except Exception as e:
+            self._health(AgentCheck.CRITICAL, message=str(e))
+            response.close()
+            raise
+        self._health(AgentCheck.OK)
+        return response
+
+    @staticmethod
+    def _read_body(response) -> bytes:
+        chunks = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=READ_CHUNK_BYTES):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ResponseTooLargeError(f'Response body is larger than {MAX_BODY_BYTES} bytes')
+            chunks.append(chunk)
+        return b''.join(chunks)
+
+    @staticmethod
+    def _as_utf8(body: bytes, encoding: str | None) -> bytes:
+        """The body as UTF-8, decoded the way requests decodes it (its charset, else UTF-8)."""
+        encoding = encoding or 'utf-8'
+        try:
+            if codecs.lookup(encoding).name == 'utf-8':
+                return body
+        except LookupError:
+            pass
+        return body.decode(encoding, errors='replace').encode('utf-8')
+
+    def _scrape(self, settings: ScraperSettings) -> None:
+        try:
+            response = self._fetch(settings)
+        except RequestsConnectionError:
+            if not settings.ignore_connection_errors:
+                raise
+            self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
+            return
+        with response:
+            content_type = response.headers.get('Content-Type', '')
+            body = self._as_utf8(self._read_body(response), response.encoding)
+        records, error = self._core.scrape(body, content_type, settings.use_latest_spec, settings.resolver)
+        self._submit(settings, records)
+        if error is not None:
+            if isinstance(error, BaseException):
+                raise error
+            kind, message = error
+            raise CORE_EXCEPTIONS.get(kind, ValueError)(message)
+
+    def _submit(self, settings: ScraperSettings, records: list) -> None:
+        ffv = bool(self._flush_first_value)
+        gauge, rate, monotonic_count = self.gauge, self.rate, self.monotonic_count
+        for record in records:
+            kind = record[0]
+            if kind == REC_GAUGE:
+                gauge(record[1], record[2], tags=record[3], hostname=record[4])
+            elif kind == REC_MONOTONIC_COUNT:
+                monotonic_count(record[1], record[2], tags=record[3], hostname=record[4], flush_first_value=ffv)
+            elif kind == REC_RATE:
+                rate(record[1], record[2], tags=record[3], hostname=record[4])
+            elif kind == REC_BUCKET:
+                _, name, value, lower, upper, tags, hostname, multiple = record
+                lower = lower or 0
+                upper = upper or 0
+                if multiple:
+                    self.submit_histogram_bucket(
+                        name, value, lower, upper, True, hostname, tags, flush_first_value=ffv, multiple_buckets=True
+                    )
+                else:
+                    self.submit_histogram_bucket(name, value, lower, upper, True, hostname, tags, flush_first_value=ffv)
+            elif kind == REC_SERVICE_CHECK:
+                self.service_check(record[1], record[2], tags=settings.static_tags, hostname=record[3])
+            elif kind == REC_METADATA:
+                spec = settings.resolver.specs[record[1]]
+                self.set_metadata(record[2], record[3], **spec.metadata_options)
+
+    # --- version metadata -------------------------------------------------------------------------
+
+    def _submit_version_metadata(self, endpoint: str) -> None:
+        """Version metadata from `/v1/version`. A failure here is logged and does not fail the run:
+        the metrics of the run are already submitted and valid."""
+        if not self.is_metadata_collection_enabled():
+            return
+        url = version_url(endpoint)
+        try:
+            response = self.http.get(url)
+            response.raise_for_status()
+            release = response.json().get('release', '')
+        except Exception as e:
+            self.log.debug('Could not read the NIM version from %s: %s', url, e)
+            return
+        if not isinstance(release, str):
+            self.log.debug('Invalid NVIDIA NIM release: %r', release)
+            return
+        parts = release.split('.')
+        if len(parts) < 3:
+            self.log.debug('Invalid NVIDIA NIM release format: %s', release)
+            return
+        major, minor, patch = parts[:3]
+        self.set_metadata(
+            'version',
+            f'{major}.{minor}.{patch}',
+            scheme='semver',
+            part_map={'major': major, 'minor': minor, 'patch': patch},
+        )

@@ -1,0 +1,344 @@
+"""Instance configuration: the stock option layering and validation, the options handed to the
+Rust core, and the per-family metric map lookup (`metrics` / `extra_metrics`)."""
+
+from __future__ import annotations
+
+import re
+from collections import ChainMap
+from collections.abc import Mapping
+from typing import Any
+
+from datadog_checks.base import ConfigurationError, is_affirmative
+
+from .metrics import METRIC_MAP, RENAME_LABELS_MAP
+
+NATIVE_TYPES = ('counter', 'gauge', 'histogram', 'summary')
+TRANSFORMER_TYPES = NATIVE_TYPES + (
+    'counter_gauge',
+    'metadata',
+    'native',
+    'native_dynamic',
+    'rate',
+    'service_check',
+    'temporal_percent',
+    'time_elapsed',
+)
+TIME_UNITS = {'microsecond': 1000000, 'millisecond': 1000, 'nanosecond': 1000000000, 'second': 1}
+SERVICE_CHECK_STATUSES = {'OK': 0, 'WARNING': 1, 'CRITICAL': 2, 'UNKNOWN': 3}
+
+# Options whose stock behaviour this package does not implement yet: refused with a clear error
+# rather than silently ignored.
+UNSUPPORTED_OPTIONS = {
+    'share_labels': lambda v: bool(v),
+    'target_info': lambda v: v is not False,
+    'use_process_start_time': is_affirmative,
+    'telemetry': is_affirmative,
+    'raw_line_filters': lambda v: bool(v),
+}
+
+
+def default_config() -> dict[str, Any]:
+    return {'metrics': [dict(METRIC_MAP)], 'rename_labels': dict(RENAME_LABELS_MAP)}
+
+
+def effective_config(instance: Mapping[str, Any]) -> ChainMap:
+    """The instance over the check defaults, option by option; `rename_labels` merged key by key."""
+    defaults = default_config()
+    renames = instance.get('rename_labels')
+    if isinstance(renames, Mapping):
+        instance = {**instance, 'rename_labels': {**defaults['rename_labels'], **renames}}
+    return ChainMap(dict(instance), defaults)
+
+
+def is_regex_key(key: str) -> bool:
+    return re.escape(key) != key
+
+
+def normalize_metric_config(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """`metrics` then `extra_metrics` as one ordered mapping raw name/regex → {name, type, ...}."""
+    normalized: dict[str, dict[str, Any]] = {}
+    for option_name in ('metrics', 'extra_metrics'):
+        option = config.get(option_name, [])
+        if not isinstance(option, list):
+            raise TypeError(f'Setting `{option_name}` must be an array')
+        for i, entry in enumerate(option, 1):
+            if isinstance(entry, str):
+                normalized[entry] = {'name': entry, 'type': 'native'}
+            elif isinstance(entry, dict):
+                for key, value in entry.items():
+                    if isinstance(value, str):
+                        normalized[key] = {'name': value, 'type': 'native'}
+                    elif isinstance(value, dict):
+                        normalized[key] = {'name': key, 'type': 'native', **value}
+                    else:
+                        raise TypeError(
+                            f'Value of entry `{key}` of setting `{option_name}` must be a string or a mapping'
+                        )
+            else:
+                raise TypeError(f'Entry #{i} of setting `{option_name}` must be a string or a mapping')
+    return normalized
+
+
+class MetricSpec:
+    """One compiled map entry. `native` freezes on the first exposition type it sees."""
+
+    def __init__(self, name: str, mtype: str, modifiers: dict[str, Any], spec_id: int):
+        if not isinstance(name, str):
+            raise TypeError('field `name` must be a string')
+        if not isinstance(mtype, str):
+            raise TypeError('field `type` must be a string')
+        if mtype not in TRANSFORMER_TYPES:
+            raise ValueError(f'unknown type `{mtype}`')
+        self.name = name
+        self.type = mtype
+        self.id = spec_id
+        self.arg: Any = None
+        self.frozen_native: str | None = None
+        self.metadata_options: dict[str, Any] = {}
+        if mtype == 'temporal_percent':
+            self.arg = float(_temporal_scale(modifiers))
+        elif mtype == 'service_check':
+            self.arg = _status_map(modifiers)
+        elif mtype == 'metadata':
+            options = dict(modifiers)
+            label = options.pop('label', '')
+            if not isinstance(label, str):
+                raise TypeError('the `label` parameter must be a string')
+            elif not label:
+                raise ValueError('the `label` parameter is required')
+            self.arg = label
+            self.metadata_options = options
+
+    def resolve(self, family_type: str) -> tuple[str, str, Any, int] | None:
+        if self.type == 'native':
+            if family_type not in NATIVE_TYPES:
+                return None
+            if self.frozen_native is None:
+                self.frozen_native = family_type
+            return (self.frozen_native, self.name, None, self.id)
+        if self.type == 'native_dynamic':
+            if family_type not in NATIVE_TYPES:
+                raise KeyError(family_type)
+            return (family_type, self.name, None, self.id)
+        return (self.type, self.name, self.arg, self.id)
+
+
+def _temporal_scale(modifiers: Mapping[str, Any]) -> int:
+    scale = modifiers.get('scale')
+    if scale is None:
+        raise ValueError('the `scale` parameter is required')
+    if isinstance(scale, str):
+        value = TIME_UNITS.get(scale.lower())
+        if value is None:
+            raise ValueError(f"the `scale` parameter must be one of: {' | '.join(sorted(TIME_UNITS))}")
+        return value
+    if not isinstance(scale, int):
+        raise ValueError(
+            'the `scale` parameter must be an integer representing parts of a second e.g. 1000 for millisecond'
+        )
+    return scale
+
+
+def _status_map(modifiers: Mapping[str, Any]) -> dict[int, int]:
+    status_map = modifiers.get('status_map')
+    if status_map is None:
+        raise ValueError('the `status_map` parameter is required')
+    elif not isinstance(status_map, dict):
+        raise ValueError('the `status_map` parameter must be a mapping')
+    elif not status_map:
+        raise ValueError('the `status_map` parameter must not be empty')
+    compiled = {}
+    for value, status_string in status_map.items():
+        value = str(value)
+        try:
+            value = int(value)
+        except Exception:
+            raise TypeError(f'value `{value}` of parameter `status_map` does not represent an integer') from None
+        if not isinstance(status_string, str):
+            raise ValueError(f'status `{status_string}` for value `{value}` of parameter `status_map` is not a string')
+        status = SERVICE_CHECK_STATUSES.get(status_string.upper())
+        if status is None:
+            raise ValueError(f'invalid status `{status_string}` for value `{value}` of parameter `status_map`')
+        compiled[value] = status
+    return compiled
+
+
+class MetricResolver:
+    """Family name → transformer, with the stock lookup rules: exclusions first, then the exact
+    key, then regex keys in map order (searched, unanchored; the metric keeps its raw name)."""
+
+    def __init__(self, config: Mapping[str, Any]):
+        self.cache_wildcards = is_affirmative(config.get('cache_metric_wildcards', True))
+        self.exact: dict[str, MetricSpec] = {}
+        self.patterns: list[tuple[re.Pattern, dict[str, Any]]] = []
+        self.specs: list[MetricSpec] = []
+        for key, entry in normalize_metric_config(config).items():
+            entry = dict(entry)
+            if is_regex_key(key):
+                entry.pop('name', None)
+                self.patterns.append((re.compile(key), entry))
+            else:
+                try:
+                    self.exact[key] = self._compile(key, entry)
+                except Exception as e:
+                    raise type(e)(f'Error compiling transformer for metric `{key}`: {e}') from None
+        self.exclude_exact: set[str] = set()
+        self.exclude_pattern: re.Pattern | None = None
+
+    def _compile(self, default_name: str, entry: dict[str, Any]) -> MetricSpec:
+        entry = dict(entry)
+        name = entry.pop('name', default_name)
+        mtype = entry.pop('type', 'native')
+        spec = MetricSpec(name, mtype, entry, len(self.specs))
+        self.specs.append(spec)
+        return spec
+
+    def set_exclusions(self, exact: set[str], pattern: re.Pattern | None) -> None:
+        self.exclude_exact = exact
+        self.exclude_pattern = pattern
+
+    def __call__(self, name: str, family_type: str, sample_count: int):
+        if name in self.exclude_exact or (self.exclude_pattern is not None and self.exclude_pattern.search(name)):
+            return None
+        spec = self.exact.get(name)
+        if spec is None:
+            for pattern, entry in self.patterns:
+                if pattern.search(name):
+                    spec = self._compile(name, {**entry, 'name': name})
+                    if self.cache_wildcards:
+                        self.exact[name] = spec
+                    break
+        if spec is None:
+            return None
+        return spec.resolve(family_type)
+
+
+def _string_list(config: Mapping[str, Any], option: str) -> list[str]:
+    value = config.get(option, [])
+    if not isinstance(value, list):
+        raise ConfigurationError(f'Setting `{option}` must be an array')
+    for i, entry in enumerate(value, 1):
+        if not isinstance(entry, str):
+            raise ConfigurationError(f'Entry #{i} of setting `{option}` must be a string')
+    return value
+
+
+class ScraperSettings:
+    """Everything one endpoint's scrape needs, validated in the stock order and with the stock
+    messages (raised at the first run, like the stock check)."""
+
+    def __init__(self, check, instance: Mapping[str, Any]):
+        config = effective_config(instance)
+        self.config = config
+        endpoint = config.get('openmetrics_endpoint', '')
+        if not isinstance(endpoint, str):
+            raise ConfigurationError('The setting `openmetrics_endpoint` must be a string')
+        if not endpoint:
+            raise ConfigurationError('The setting `openmetrics_endpoint` is required')
+        self.endpoint = endpoint
+
+        for option, is_set in UNSUPPORTED_OPTIONS.items():
+            if option in config and is_set(config[option]):
+                raise ConfigurationError(f'Setting `{option}` is not supported by this version of the nvidia_nim check')
+
+        counters_with_distributions = is_affirmative(config.get('collect_counters_with_distributions', False))
+        omit_bound_tags = is_affirmative(config.get('collect_histograms_as_distributions', False))
+        if omit_bound_tags:
+            unsupported = getattr(check, 'multiple_histogram_buckets_unsupported_reason', None)
+            reason = unsupported() if unsupported is not None else 'is not supported by this Agent'
+            if reason:
+                raise ConfigurationError(f'`collect_histograms_as_distributions` {reason}')
+        distributions = (
+            counters_with_distributions
+            or omit_bound_tags
+            or is_affirmative(config.get('histogram_buckets_as_distributions', False))
+        )
+        renames = config.get('rename_labels')
+        upper_bound = renames.get('upper_bound', 'upper_bound') if isinstance(renames, dict) else 'upper_bound'
+
+        self.resolver = MetricResolver(config)
+
+        self.raw_metric_prefix = config.get('raw_metric_prefix', '')
+        if not isinstance(self.raw_metric_prefix, str):
+            raise ConfigurationError('Setting `raw_metric_prefix` must be a string')
+        self.enable_health_service_check = is_affirmative(config.get('enable_health_service_check', True))
+        self.ignore_connection_errors = is_affirmative(config.get('ignore_connection_errors', False))
+
+        hostname_label = config.get('hostname_label', '')
+        if not isinstance(hostname_label, str):
+            raise ConfigurationError('Setting `hostname_label` must be a string')
+        hostname_format = config.get('hostname_format', '')
+        if not isinstance(hostname_format, str):
+            raise ConfigurationError('Setting `hostname_format` must be a string')
+        if hostname_label and hostname_format and '<HOSTNAME>' not in hostname_format:
+            raise ConfigurationError('Setting `hostname_format` does not contain the placeholder `<HOSTNAME>`')
+
+        exclude_labels = _string_list(config, 'exclude_labels')
+        include_labels = _string_list(config, 'include_labels')
+
+        rename_labels = config.get('rename_labels', {})
+        if not isinstance(rename_labels, dict):
+            raise ConfigurationError('Setting `rename_labels` must be a mapping')
+        for key, value in rename_labels.items():
+            if not isinstance(value, str):
+                raise ConfigurationError(f'Value for label `{key}` of setting `rename_labels` must be a string')
+
+        exclude_metrics = _string_list(config, 'exclude_metrics')
+        exact = {e for e in exclude_metrics if not is_regex_key(e)}
+        patterns = [e for e in exclude_metrics if is_regex_key(e)]
+        self.resolver.set_exclusions(exact, re.compile('|'.join(patterns)) if patterns else None)
+
+        by_labels = config.get('exclude_metrics_by_labels', {})
+        if not isinstance(by_labels, dict):
+            raise ConfigurationError('Setting `exclude_metrics_by_labels` must be a mapping')
+        exclude_by_labels: dict[str, Any] = {}
+        for label, values in by_labels.items():
+            if values is True:
+                exclude_by_labels[label] = True
+            elif isinstance(values, list):
+                for i, value in enumerate(values, 1):
+                    if not isinstance(value, str):
+                        raise ConfigurationError(
+                            f'Value #{i} for label `{label}` of setting `exclude_metrics_by_labels` must be a string'
+                        )
+                re.compile('|'.join(values))
+                exclude_by_labels[label] = values
+            else:
+                raise ConfigurationError(
+                    f'Label `{label}` of setting `exclude_metrics_by_labels` must be an array or set to `true`'
+                )
+
+        tags = config.get('tags', [])
+        if not isinstance(tags, list):
+            raise ConfigurationError('Setting `tags` must be an array')
+        for i, entry in enumerate(tags, 1):
+            if not isinstance(entry, str):
+                raise ConfigurationError(f'Entry #{i} of setting `tags` must be a string')
+        ignore_tags = config.get('ignore_tags', [])
+        if ignore_tags:
+            ignored = re.compile('|'.join(set(ignore_tags)))
+            tags = [tag for tag in tags if not ignored.search(tag)]
+        static_tags = list(tags)
+        if is_affirmative(config.get('tag_by_endpoint', True)):
+            static_tags.append(f'endpoint:{endpoint}')
+        self.static_tags = tuple(static_tags)
+
+        self.use_latest_spec = is_affirmative(config.get('use_latest_spec', False))
+
+        self.core_options = {
+            'raw_metric_prefix': self.raw_metric_prefix,
+            'exclude_labels': exclude_labels,
+            'include_labels': include_labels,
+            'rename_labels': dict(rename_labels),
+            'exclude_metrics_by_labels': exclude_by_labels,
+            'static_tags': list(self.static_tags),
+            'hostname_label': hostname_label,
+            'hostname_format': hostname_format if hostname_label else '',
+            'collect_histogram_buckets': distributions or is_affirmative(config.get('collect_histogram_buckets', True)),
+            'non_cumulative_histogram_buckets': distributions
+            or is_affirmative(config.get('non_cumulative_histogram_buckets', False)),
+            'histogram_buckets_as_distributions': distributions,
+            'collect_counters_with_distributions': counters_with_distributions,
+            'collect_histograms_as_distributions': omit_bound_tags,
+            'histogram_bound_tag_prefixes': [f'{upper_bound}:', 'lower_bound:'],
+        }
