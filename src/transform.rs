@@ -173,7 +173,17 @@ impl FamilyTransformer {
             }
             return emit_decumulated(&config.histogram, config, names, prepared, out);
         }
+        // Deliberate fix: an OpenMetrics counter's `_created` sample is its creation time, not a
+        // count; the stock check submits it as a second `.count` value of the same context.
+        let skip_created = family.typ == MetricType::Counter
+            && matches!(
+                transformer.kind,
+                TransformKind::Counter | TransformKind::CounterGauge
+            );
         for sample in family.samples.iter() {
+            if skip_created && sample.name.ends_with("_created") {
+                continue;
+            }
             if let Some(p) = prepare(config, family.typ, sample)? {
                 emit(config, transformer, names, &family.name, p, out)?;
             }

@@ -1,0 +1,144 @@
+"""Shared test helpers: a loopback server for fixed payloads, the stock check configured as the
+integration we replace, and snapshots of what the stub aggregator recorded."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from datadog_checks.base import AgentCheck, OpenMetricsBaseCheckV2
+from datadog_checks.nvidia_nim.metrics import METRIC_MAP, RENAME_LABELS_MAP
+
+HERE = Path(__file__).parent
+FIXTURES = HERE / 'fixtures'
+PROJECT_ROOT = HERE.parent
+SHARED = PROJECT_ROOT.parent / 'shared'
+PROM_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+OM_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+# Metrics whose value depends on the clock at submission time.
+CLOCK_METRICS = {'nvidia_nim.process.start_time_seconds'}
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+class PayloadServer:
+    """Serves `body` with `content_type` (and other headers) at any path but `/v1/version`, which
+    answers the NIM version JSON. `body`, `status` and `headers` can be changed between requests."""
+
+    def __init__(self, body: bytes = b'', content_type: str = PROM_CONTENT_TYPE, status: int = 200):
+        self.body = body
+        self.content_type = content_type
+        self.status = status
+        self.extra_headers: dict[str, str] = {}
+        self.version_body = fixture_bytes('nim_version.json')
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.requests.append((self.path, dict(self.headers)))
+                if self.path.split('?')[0].endswith('/v1/version'):
+                    status, body, ctype = 200, server.version_body, 'application/json'
+                else:
+                    status, body, ctype = server.status, server.body, server.content_type
+                self.send_response(status)
+                if ctype is not None:
+                    self.send_header('Content-Type', ctype)
+                for k, v in server.extra_headers.items():
+                    self.send_header(k, v)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return 'http://127.0.0.1:{}'.format(self.httpd.server_address[1])
+
+    def __enter__(self) -> PayloadServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class StockNvidiaNIMCheck(OpenMetricsBaseCheckV2):
+    """The integration we replace, as it ships: OpenMetricsBaseCheckV2 with the nvidia_nim defaults
+    and its version metadata (a `/metrics` → `/v1/version` string replace; errors fail the run)."""
+
+    __NAMESPACE__ = 'nvidia_nim'
+    DEFAULT_METRIC_LIMIT = 0
+
+    def get_default_config(self):
+        return {'metrics': [METRIC_MAP], 'rename_labels': dict(RENAME_LABELS_MAP)}
+
+    def check(self, instance):
+        super().check(instance)
+        self._submit_version_metadata()
+
+    @AgentCheck.metadata_entrypoint
+    def _submit_version_metadata(self):
+        endpoint = self.instance['openmetrics_endpoint'].replace('/metrics', '/v1/version')
+        response = self.http.get(endpoint)
+        response.raise_for_status()
+        version = response.json().get('release', '')
+        parts = version.split('.')
+        if len(parts) >= 3:
+            major, minor, patch = parts[:3]
+            self.set_metadata(
+                'version',
+                f'{major}.{minor}.{patch}',
+                scheme='semver',
+                part_map={'major': major, 'minor': minor, 'patch': patch},
+            )
+
+
+def snapshot(aggregator, datadog_agent) -> dict:
+    """Everything the stub recorded: per name in submission order."""
+    return {
+        'metrics': {name: list(aggregator.metrics(name)) for name in aggregator.metric_names},
+        'service_checks': {n: list(aggregator.service_checks(n)) for n in aggregator.service_check_names},
+        'buckets': [b for name in sorted(aggregator._histogram_buckets) for b in aggregator.histogram_bucket(name)],
+        'metadata': dict(datadog_agent._metadata),
+    }
+
+
+def assert_same_submissions(stock: dict, ours: dict) -> None:
+    """Identical records (clock-derived values within a few seconds)."""
+    for name in CLOCK_METRICS:
+        s = stock['metrics'].get(name, [])
+        o = ours['metrics'].get(name, [])
+        assert len(s) == len(o), name
+        for a, b in zip(s, o):
+            assert math.isclose(a.value, b.value, abs_tol=5.0), (a, b)
+            assert a._replace(value=0) == b._replace(value=0)
+    strip = {k: v for k, v in stock['metrics'].items() if k not in CLOCK_METRICS}
+    ostrip = {k: v for k, v in ours['metrics'].items() if k not in CLOCK_METRICS}
+    assert list(strip) == list(ostrip)
+    for name in strip:
+        assert strip[name] == ostrip[name], name
+    assert stock['service_checks'] == ours['service_checks']
+    assert stock['buckets'] == ours['buckets']
+    assert stock['metadata'] == ours['metadata']
+
+
+def run_error(result: str) -> str | None:
+    """The message of a run() result, or None for success."""
+    if not result:
+        return None
+    return json.loads(result)[0]['message']
