@@ -48,9 +48,10 @@ pub fn scrape(
     transformer: &mut FamilyTransformer,
 ) -> ScrapeOutput {
     let mut out = ScrapeOutput::default();
-    // An empty body yields no line at all: no parser runs, so not even OpenMetrics' `# EOF`
-    // check applies.
-    if text.is_empty() {
+    // An empty Prometheus body is an endpoint with no metrics. (An empty OpenMetrics body lacks its
+    // `# EOF` and is rejected, as the OpenMetrics conformance cases require; the stock check skips
+    // parsing and reports success.)
+    if text.is_empty() && format == Format::Prometheus {
         return out;
     }
     let records = &mut out.records;

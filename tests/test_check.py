@@ -158,6 +158,7 @@ def test_version_url(endpoint, expected):
 
 
 def test_accept_header_asks_for_prometheus_text_or_openmetrics(dd_run_check, payload_server):
+    payload_server.body = b'# EOF\n'  # valid in both formats
     dd_run_check(make_check(payload_server.base_url + '/metrics'))
     dd_run_check(make_check(payload_server.base_url + '/metrics', use_latest_spec=True))
     accepts = [h.get('Accept') for p, h in payload_server.requests if p == '/metrics']

@@ -155,7 +155,6 @@ OM_CORNER_CASES = {
     'uncanonical_inf': b'# TYPE h histogram\nh_bucket{le="+inf"} 1\nh_count 1\nh_sum 1\n# EOF\n',
     'summary_quantiles': b'# TYPE s summary\ns{quantile="0.5"} 1\ns_sum 1\ns_count 1\n# EOF\n',
     'bad_quantile': b'# TYPE s summary\ns{quantile="2"} 1\n# EOF\n',
-    'empty_body': b'',
 }
 
 

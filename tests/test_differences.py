@@ -1,0 +1,61 @@
+"""Each deliberate difference from the stock check, showing the stock behaviour and ours."""
+
+from common import OM_CONTENT_TYPE, PayloadServer, StockNvidiaNIMCheck, fixture_bytes, run_error
+
+from datadog_checks.nvidia_nim import NvidiaNIMCheck
+from datadog_checks.nvidia_nim.emulator import NimEmulator
+
+COUNTER_WITH_CREATED = b'# TYPE prompt_tokens counter\nprompt_tokens_total 5\nprompt_tokens_created 1.7e9\n# EOF\n'
+
+
+def test_openmetrics_counter_created_is_not_a_second_count(aggregator):
+    with PayloadServer(COUNTER_WITH_CREATED, OM_CONTENT_TYPE) as server:
+        instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
+        assert StockNvidiaNIMCheck('nvidia_nim', {}, [instance]).run() == ''
+        stock = [m.value for m in aggregator.metrics('nvidia_nim.prompt_tokens.count')]
+        aggregator.reset()
+        assert NvidiaNIMCheck('nvidia_nim', {}, [instance]).run() == ''
+        ours = [m.value for m in aggregator.metrics('nvidia_nim.prompt_tokens.count')]
+    assert stock == [5.0, 1.7e9]
+    assert ours == [5.0]
+
+
+def test_version_for_v1_metrics_endpoint(aggregator, datadog_agent):
+    # The documented NIM endpoint is /v1/metrics; the stock check asks /v1/v1/version (404) and
+    # fails every run after submitting the metrics. Ours asks /v1/version.
+    with NimEmulator() as emu:
+        instance = {'openmetrics_endpoint': emu.base_url + '/v1/metrics'}
+        stock_error = run_error(StockNvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
+        stock_metrics = len(aggregator.metric_names)
+        datadog_agent.assert_metadata_count(0)
+        aggregator.reset()
+        assert NvidiaNIMCheck('nvidia_nim', {}, [instance]).run() == ''
+        ours_metrics = len(aggregator.metric_names)
+    assert '404 Client Error' in stock_error and '/v1/v1/version' in stock_error
+    assert stock_metrics == ours_metrics == 34
+    datadog_agent.assert_metadata('', {'version.raw': '1.0.0'})
+
+
+def test_version_endpoint_failure_does_not_fail_the_run(aggregator, datadog_agent):
+    with PayloadServer(fixture_bytes('nim_metrics.txt')) as server:
+        server.version_body = b'<html>not json</html>'
+        instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
+        stock_error = run_error(StockNvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
+        aggregator.reset()
+        our_result = NvidiaNIMCheck('nvidia_nim', {}, [instance]).run()
+        ours_metrics = len(aggregator.metric_names)
+    assert 'Expecting value' in stock_error
+    assert our_result == ''
+    assert ours_metrics == 34
+    datadog_agent.assert_metadata_count(0)
+
+
+def test_empty_openmetrics_body_is_an_error(aggregator):
+    # OpenMetrics requires `# EOF`; the conformance case bad_no_eof is an empty body. The stock
+    # check never starts its parser on an empty body and reports success.
+    with PayloadServer(b'', OM_CONTENT_TYPE) as server:
+        instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
+        stock = run_error(StockNvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
+        ours = run_error(NvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
+    assert stock is None
+    assert ours == 'Missing # EOF at end'

@@ -1,0 +1,31 @@
+"""The OpenMetrics project's parser cases: in OpenMetrics mode the core accepts and rejects
+exactly what they say (read from ../shared when it is there)."""
+
+import json
+
+import pytest
+from common import SHARED
+
+from datadog_checks.nvidia_nim import _core
+
+CASES_DIR = SHARED / 'conformance' / 'openmetrics'
+CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / 'test.json').is_file()) if CASES_DIR.is_dir() else []
+
+
+def parses(body: bytes) -> bool:
+    scraper = _core.Scraper({'static_tags': []})
+    _records, error = scraper.scrape(body, 'application/openmetrics-text; version=1.0.0', False, lambda *a: None)
+    return error is None
+
+
+@pytest.mark.skipif(not CASES, reason='conformance cases not available')
+@pytest.mark.parametrize('case', CASES)
+def test_conformance_case(case):
+    spec = json.loads((CASES_DIR / case / 'test.json').read_text())
+    body = (CASES_DIR / case / spec['file']).read_bytes()
+    assert parses(body) == spec['shouldParse']
+
+
+@pytest.mark.skipif(not CASES, reason='conformance cases not available')
+def test_all_211_cases_are_present():
+    assert len(CASES) == 211
