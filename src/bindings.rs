@@ -70,9 +70,9 @@ fn get_strings(options: &Bound<'_, PyDict>, key: &str) -> PyResult<Vec<String>> 
 fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperConfig> {
     let mut exclude_by_labels = HashMap::new();
     if let Some(map) = get_opt(options, "exclude_metrics_by_labels")? {
-        let map = map.cast::<PyDict>().map_err(|_| {
-            PyTypeError::new_err("exclude_metrics_by_labels must be a mapping")
-        })?;
+        let map = map
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("exclude_metrics_by_labels must be a mapping"))?;
         for (label, values) in map.iter() {
             let label: String = label.extract()?;
             let excluder = if values.is_instance_of::<pyo3::types::PyBool>() {
@@ -167,7 +167,11 @@ impl Resolve for PyResolver<'_, '_> {
     fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>> {
         let outcome = self
             .callable
-            .call1((family.name.as_ref(), family.typ.as_str(), family.samples.len()))
+            .call1((
+                family.name.as_ref(),
+                family.typ.as_str(),
+                family.samples.len(),
+            ))
             .and_then(|r| self.convert(&r));
         outcome.map_err(|e| {
             self.error = Some(e);

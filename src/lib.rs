@@ -6,9 +6,9 @@ pub mod config;
 pub mod model;
 pub mod openmetrics;
 pub mod prom;
+pub mod scrape;
 pub mod tags;
 pub mod text;
 pub mod transform;
-pub mod scrape;
 
 mod bindings;

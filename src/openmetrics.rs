@@ -180,7 +180,9 @@ fn parse_labels_state_machine(text: &str) -> ScrapeResult<(Labels<'static>, usiz
 fn parse_exemplar_labels(labels_string: &str) -> ScrapeResult<usize> {
     let mut sub = py_strip(labels_string);
     if sub.starts_with(',') {
-        return Err(ScrapeError::value(format!("leading comma: {labels_string}")));
+        return Err(ScrapeError::value(format!(
+            "leading comma: {labels_string}"
+        )));
     }
     let invalid = || invalid_labels(labels_string);
     let mut seen: HashSet<String> = HashSet::new();
@@ -267,7 +269,10 @@ fn parse_timestamp(ts: &str) -> ScrapeResult<Option<Timestamp>> {
     match ts.split_once('.') {
         None => {
             // `parts[1]` of a one-element list
-            return Err(ScrapeError::new(ErrorKind::Index, "list index out of range"));
+            return Err(ScrapeError::new(
+                ErrorKind::Index,
+                "list index out of range",
+            ));
         }
         Some((a, b)) => {
             let frac: String = b.chars().take(9).collect();
@@ -716,7 +721,10 @@ impl<'a> Current<'a> {
 }
 
 /// `build_metric`: name clashes, unit rules, histogram checks, then the family.
-fn build_family<'a>(cur: Current<'a>, seen_names: &mut HashSet<String>) -> ScrapeResult<Family<'a>> {
+fn build_family<'a>(
+    cur: Current<'a>,
+    seen_names: &mut HashSet<String>,
+) -> ScrapeResult<Family<'a>> {
     let typ = cur.typ.unwrap_or_else(|| "unknown".to_string());
     let name = cur.name;
     let mut suffixes: Vec<&str> = vec![""];
@@ -771,10 +779,15 @@ pub fn parse<'a>(
 
     for line in PyLines::new(text) {
         if line.is_empty() {
-            return Err(ScrapeError::new(ErrorKind::Index, "string index out of range"));
+            return Err(ScrapeError::new(
+                ErrorKind::Index,
+                "string index out of range",
+            ));
         }
         if eof {
-            return Err(ScrapeError::value(format!("Received line after # EOF: {line}")));
+            return Err(ScrapeError::value(format!(
+                "Received line after # EOF: {line}"
+            )));
         }
         if line == "# EOF" {
             eof = true;
@@ -876,7 +889,9 @@ pub fn parse<'a>(
             let typ = c.typ.clone().unwrap_or_default();
             let g = group_for_sample(&sample, &name, &typ);
             if c.group.is_some() && c.group.as_ref() != Some(&g) && c.seen_groups.contains(&g) {
-                return Err(ScrapeError::value(format!("Invalid metric grouping: {line}")));
+                return Err(ScrapeError::value(format!(
+                    "Invalid metric grouping: {line}"
+                )));
             }
             if c.group.as_ref() == Some(&g) {
                 if sample.timestamp.is_none() != c.group_timestamp.is_none() {
@@ -929,7 +944,9 @@ fn check_sample(c: &Current<'_>, sample: &Sample<'_>, line: &str) -> ScrapeResul
     let typ = c.typ.as_deref().unwrap_or("");
     let sname: &str = &sample.name;
     if typ == "stateset" && !sample.labels.contains(name) {
-        return Err(ScrapeError::value(format!("Stateset missing label: {line}")));
+        return Err(ScrapeError::value(format!(
+            "Stateset missing label: {line}"
+        )));
     }
     let is_bucket = sname.strip_suffix("_bucket") == Some(name);
     if is_bucket {
@@ -943,8 +960,8 @@ fn check_sample(c: &Current<'_>, sample: &Sample<'_>, line: &str) -> ScrapeResul
             )));
         }
     }
-    let is_count = sname.strip_suffix("_count") == Some(name)
-        || sname.strip_suffix("_gcount") == Some(name);
+    let is_count =
+        sname.strip_suffix("_count") == Some(name) || sname.strip_suffix("_gcount") == Some(name);
     if is_count && !is_integer(&sample.value) {
         return Err(ScrapeError::value(format!(
             "Count value must be an integer: {line}"
@@ -995,7 +1012,8 @@ fn check_sample_value(name: &str, typ: &str, sample: &Sample<'_>, line: &str) ->
         )));
     }
     if sample.has_exemplar {
-        let ok = ((typ == "histogram" || typ == "gaugehistogram") && sample.name.ends_with("_bucket"))
+        let ok = ((typ == "histogram" || typ == "gaugehistogram")
+            && sample.name.ends_with("_bucket"))
             || (typ == "counter" && sample.name.ends_with("_total"));
         if !ok {
             return Err(ScrapeError::value(format!(

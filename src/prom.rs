@@ -433,7 +433,10 @@ mod tests {
         let (f, _) = families("# TYPE e counter\ne_total 12\n");
         assert_eq!(f.len(), 2);
         assert_eq!((f[0].name.as_ref(), f[0].samples.len()), ("e", 0));
-        assert_eq!((f[1].name.as_ref(), f[1].typ), ("e_total", MetricType::Unknown));
+        assert_eq!(
+            (f[1].name.as_ref(), f[1].typ),
+            ("e_total", MetricType::Unknown)
+        );
     }
 
     #[test]

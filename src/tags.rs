@@ -145,7 +145,10 @@ mod tests {
         config.rename_labels.insert("node".into(), "b".into());
         let l = labels(&[("a", "1"), ("b", "2"), ("node", "n1"), ("c", "3")]);
         let v = LabelView::normalized(MetricType::Gauge, &l).unwrap();
-        assert_eq!(build_label_tags(&config, &v).unwrap(), ["renamed_a:1", "b:n1"]);
+        assert_eq!(
+            build_label_tags(&config, &v).unwrap(),
+            ["renamed_a:1", "b:n1"]
+        );
     }
 
     #[test]

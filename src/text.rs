@@ -150,11 +150,7 @@ fn scan_digits(b: &[u8], mut i: usize, allow_underscore: bool) -> Option<usize> 
     loop {
         if i < b.len() && b[i].is_ascii_digit() {
             i += 1;
-        } else if allow_underscore
-            && i + 1 < b.len()
-            && b[i] == b'_'
-            && b[i + 1].is_ascii_digit()
-        {
+        } else if allow_underscore && i + 1 < b.len() && b[i] == b'_' && b[i + 1].is_ascii_digit() {
             i += 2;
         } else {
             return Some(i);
@@ -535,7 +531,11 @@ mod tests {
             ("123.456", "123.456"),
         ];
         for (input, want) in cases {
-            assert_eq!(canonical_number(input).as_deref(), Ok(want), "input {input:?}");
+            assert_eq!(
+                canonical_number(input).as_deref(),
+                Ok(want),
+                "input {input:?}"
+            );
         }
         assert_eq!(
             canonical_number("abc"),
@@ -545,7 +545,9 @@ mod tests {
 
     #[test]
     fn float_grammar_rejects_what_python_rejects() {
-        for bad in ["", ".", "e5", "1e", "1__0", "_1", "1_", "0x10", "1.2.3", "in", "+-1", "1e+"] {
+        for bad in [
+            "", ".", "e5", "1e", "1__0", "_1", "1_", "0x10", "1.2.3", "in", "+-1", "1e+",
+        ] {
             assert_eq!(py_float(bad), None, "{bad:?}");
         }
         for good in ["1_0.5", "-.5", "+5.", "1E5", "iNfInItY", "-nan", "  7\t"] {

@@ -46,7 +46,11 @@ pub enum Record {
         hostname: String,
     },
     /// A `metadata` transformer sample: `set_metadata(name, value, **modifiers of id)`.
-    Metadata { id: u32, name: Arc<str>, value: String },
+    Metadata {
+        id: u32,
+        name: Arc<str>,
+        value: String,
+    },
 }
 
 /// The tags of one record: label tags, then (when `with_static`) the scraper's static tags, then
@@ -221,7 +225,13 @@ fn prepare<'s, 'a>(
     }))
 }
 
-fn metric(method: Method, name: &Arc<str>, value: f64, tags: Vec<String>, hostname: String) -> Record {
+fn metric(
+    method: Method,
+    name: &Arc<str>,
+    value: f64,
+    tags: Vec<String>,
+    hostname: String,
+) -> Record {
     Record::Metric {
         method,
         name: name.clone(),
@@ -253,26 +263,60 @@ fn emit(
     use Method::*;
     match &transformer.kind {
         TransformKind::Gauge => out.push(metric(Gauge, &names.base, value, p.tags, p.hostname)),
-        TransformKind::Counter => {
-            out.push(metric(MonotonicCount, &names.count, value, p.tags, p.hostname))
-        }
+        TransformKind::Counter => out.push(metric(
+            MonotonicCount,
+            &names.count,
+            value,
+            p.tags,
+            p.hostname,
+        )),
         TransformKind::Histogram => {
             if sample_name.ends_with("_sum") {
-                out.push(metric(MonotonicCount, &names.sum, value, p.tags, p.hostname));
+                out.push(metric(
+                    MonotonicCount,
+                    &names.sum,
+                    value,
+                    p.tags,
+                    p.hostname,
+                ));
             } else if sample_name.ends_with("_count") {
-                out.push(metric(MonotonicCount, &names.count, value, p.tags, p.hostname));
+                out.push(metric(
+                    MonotonicCount,
+                    &names.count,
+                    value,
+                    p.tags,
+                    p.hostname,
+                ));
             } else if config.histogram.collect_buckets && sample_name.ends_with("_bucket") {
                 let ub = p.upper_bound().ok_or_else(missing_upper_bound)?;
                 if !ub.ends_with("inf") {
-                    out.push(metric(MonotonicCount, &names.bucket, value, p.tags, p.hostname));
+                    out.push(metric(
+                        MonotonicCount,
+                        &names.bucket,
+                        value,
+                        p.tags,
+                        p.hostname,
+                    ));
                 }
             }
         }
         TransformKind::Summary => {
             if sample_name.ends_with("_sum") {
-                out.push(metric(MonotonicCount, &names.sum, value, p.tags, p.hostname));
+                out.push(metric(
+                    MonotonicCount,
+                    &names.sum,
+                    value,
+                    p.tags,
+                    p.hostname,
+                ));
             } else if sample_name.ends_with("_count") {
-                out.push(metric(MonotonicCount, &names.count, value, p.tags, p.hostname));
+                out.push(metric(
+                    MonotonicCount,
+                    &names.count,
+                    value,
+                    p.tags,
+                    p.hostname,
+                ));
             } else if sample_name == family_name {
                 out.push(metric(Gauge, &names.quantile, value, p.tags, p.hostname));
             }
@@ -286,8 +330,20 @@ fn emit(
         )),
         TransformKind::Rate => out.push(metric(Rate, &names.base, value, p.tags, p.hostname)),
         TransformKind::CounterGauge => {
-            out.push(metric(Gauge, &names.total, value, p.tags.clone(), p.hostname.clone()));
-            out.push(metric(MonotonicCount, &names.count, value, p.tags, p.hostname));
+            out.push(metric(
+                Gauge,
+                &names.total,
+                value,
+                p.tags.clone(),
+                p.hostname.clone(),
+            ));
+            out.push(metric(
+                MonotonicCount,
+                &names.count,
+                value,
+                p.tags,
+                p.hostname,
+            ));
         }
         TransformKind::TemporalPercent(scale) => out.push(metric(
             Rate,
@@ -440,9 +496,21 @@ fn emit_decumulated(
         } else if options.distributions && !options.counters_with_distributions {
             continue;
         } else if name.ends_with("_sum") {
-            out.push(metric(MonotonicCount, &names.sum, value, p.tags, p.hostname));
+            out.push(metric(
+                MonotonicCount,
+                &names.sum,
+                value,
+                p.tags,
+                p.hostname,
+            ));
         } else if name.ends_with("_count") {
-            out.push(metric(MonotonicCount, &names.count, value, p.tags, p.hostname));
+            out.push(metric(
+                MonotonicCount,
+                &names.count,
+                value,
+                p.tags,
+                p.hostname,
+            ));
         }
     }
     Ok(())

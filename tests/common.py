@@ -66,7 +66,7 @@ class PayloadServer:
 
     @property
     def base_url(self) -> str:
-        return 'http://127.0.0.1:{}'.format(self.httpd.server_address[1])
+        return f'http://127.0.0.1:{self.httpd.server_address[1]}'
 
     def __enter__(self) -> PayloadServer:
         self.thread.start()
@@ -124,7 +124,7 @@ def assert_same_submissions(stock: dict, ours: dict) -> None:
         s = stock['metrics'].get(name, [])
         o = ours['metrics'].get(name, [])
         assert len(s) == len(o), name
-        for a, b in zip(s, o):
+        for a, b in zip(s, o, strict=False):
             assert math.isclose(a.value, b.value, abs_tol=5.0), (a, b)
             assert a._replace(value=0) == b._replace(value=0)
     strip = {k: v for k, v in stock['metrics'].items() if k not in CLOCK_METRICS}

@@ -50,7 +50,7 @@ def test_fixture_emits_the_documented_metrics(aggregator, datadog_agent, dd_run_
             'version.raw': '1.0.0',
         },
     )
-    assert ('/v1/version', ) == tuple(p for p, _ in payload_server.requests if p.endswith('version'))
+    assert ('/v1/version',) == tuple(p for p, _ in payload_server.requests if p.endswith('version'))
 
 
 def test_fixture_values_and_tags(aggregator, dd_run_check, payload_server):
@@ -136,7 +136,7 @@ def test_no_metadata_when_collection_is_disabled(datadog_agent, dd_run_check, pa
     [('1.2.3.4', '1.2.3'), ('1.2', None), ('', None)],
 )
 def test_release_parsing(datadog_agent, dd_run_check, payload_server, release, expected):
-    payload_server.version_body = ('{"release": "%s"}' % release).encode()
+    payload_server.version_body = f'{{"release": "{release}"}}'.encode()
     dd_run_check(make_check(payload_server.base_url + '/metrics'))
     if expected is None:
         datadog_agent.assert_metadata_count(0)

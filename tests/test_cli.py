@@ -37,9 +37,7 @@ def test_table_output_and_check_rate(tmp_path):
 
 
 def test_failed_run_exits_non_zero_without_leaking_secrets():
-    proc = run_cli(
-        '--endpoint', 'http://127.0.0.1:1/metrics', '--json'
-    )
+    proc = run_cli('--endpoint', 'http://127.0.0.1:1/metrics', '--json')
     assert proc.returncode == 1
     (result,) = json.loads(proc.stdout)
     assert result['error'].startswith('There was an error scraping endpoint http://127.0.0.1:1/metrics')

@@ -108,7 +108,9 @@ CORNER_CASES = {
     'blank_and_comments': b'\n\n# just a comment\n#\n# TYPE g gauge\n\ng 1\n   \n# HELP g help text\n',
     'untyped': b'u 7\nu{x="1"} 8\n',
     'interleaved': b'# TYPE g gauge\ng{a="1"} 1\n# TYPE h gauge\nh 2\ng{a="2"} 3\n',
-    'counter_forms': b'# TYPE c_total counter\nc_total{x="1"} 10\n# TYPE e counter\ne_total 12\n# TYPE f counter\nf 3\n',
+    'counter_forms': (
+        b'# TYPE c_total counter\nc_total{x="1"} 10\n# TYPE e counter\ne_total 12\n# TYPE f counter\nf 3\n'
+    ),
     'summary': b'# TYPE s summary\ns{quantile="0.5"} 1\ns{quantile="1"} 2\ns{quantile="0"} 3\ns_sum 4\ns_count 5\n',
     'histogram_bounds': (
         b'# TYPE h histogram\nh_bucket{le="-1"} 0\nh_bucket{le="0"} 1\nh_bucket{le="0.005"} 1\n'

@@ -55,7 +55,7 @@ def test_installed_wheel_runs_in_a_fresh_venv(wheel, tmp_path):
     subprocess.run(pip + ['-r', str(base_requirements)], check=True)
     subprocess.run(pip + ['--no-deps', str(wheel)], check=True)
     script = textwrap.dedent(
-        '''
+        """
         import importlib, json, sys
         from datadog_checks.base import AgentCheck
         from datadog_checks.base.stubs import aggregator, datadog_agent
@@ -78,7 +78,7 @@ def test_installed_wheel_runs_in_a_fresh_venv(wheel, tmp_path):
                 'metadata': {k[1]: v for k, v in datadog_agent._metadata.items()},
             }
         print(json.dumps(out))
-        '''
+        """
     )
     with NimEmulator() as emu:
         urls = [emu.base_url + '/metrics', emu.base_url + '/v1/metrics']

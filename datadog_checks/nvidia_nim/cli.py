@@ -87,24 +87,24 @@ def run_instance(init_config: dict, instance: dict, check_rate: bool) -> dict[st
 
 def print_table(result: dict[str, Any]) -> None:
     out = sys.stdout
-    out.write(f"=== nvidia_nim: {result['endpoint']} ===\n")
+    out.write(f'=== nvidia_nim: {result["endpoint"]} ===\n')
     out.write('--- Series ---\n')
     width = max((len(m['metric']) for m in result['metrics']), default=10)
     for m in result['metrics']:
         tags = ','.join(m['tags'])
-        host = f" host={m['host']}" if m['host'] else ''
-        out.write(f"{m['metric']:<{width}}  {m['type']:<15} {m['value']:>20.6g}  {tags}{host}\n")
+        host = f' host={m["host"]}' if m['host'] else ''
+        out.write(f'{m["metric"]:<{width}}  {m["type"]:<15} {m["value"]:>20.6g}  {tags}{host}\n')
     out.write('--- Service Checks ---\n')
     for s in result['service_checks']:
-        message = f"  {s['message']}" if s['message'] else ''
-        out.write(f"{s['check']}  {s['status']}  {','.join(s['tags'])}{message}\n")
+        message = f'  {s["message"]}' if s['message'] else ''
+        out.write(f'{s["check"]}  {s["status"]}  {",".join(s["tags"])}{message}\n')
     out.write('--- Metadata ---\n')
     for name, value in result['metadata'].items():
         out.write(f'{name}: {value}\n')
-    status = 'OK' if result['error'] is None else f"ERROR: {result['error']}"
+    status = 'OK' if result['error'] is None else f'ERROR: {result["error"]}'
     out.write(
-        f"--- Run: {status}; {len(result['metrics'])} metric samples, "
-        f"{len(result['service_checks'])} service checks, {result['execution_ms']} ms ---\n\n"
+        f'--- Run: {status}; {len(result["metrics"])} metric samples, '
+        f'{len(result["service_checks"])} service checks, {result["execution_ms"]} ms ---\n\n'
     )
 
 

@@ -130,7 +130,7 @@ def _temporal_scale(modifiers: Mapping[str, Any]) -> int:
     if isinstance(scale, str):
         value = TIME_UNITS.get(scale.lower())
         if value is None:
-            raise ValueError(f"the `scale` parameter must be one of: {' | '.join(sorted(TIME_UNITS))}")
+            raise ValueError(f'the `scale` parameter must be one of: {" | ".join(sorted(TIME_UNITS))}')
         return value
     if not isinstance(scale, int):
         raise ValueError(
