@@ -115,6 +115,8 @@ def snapshot(aggregator, datadog_agent) -> dict:
         'service_checks': {n: list(aggregator.service_checks(n)) for n in aggregator.service_check_names},
         'buckets': [b for name in sorted(aggregator._histogram_buckets) for b in aggregator.histogram_bucket(name)],
         'metadata': dict(datadog_agent._metadata),
+        'reported_issues': dict(datadog_agent._sent_reported_issues),
+        'resolved_issues': list(datadog_agent._sent_resolved_issues),
     }
 
 
@@ -135,6 +137,9 @@ def assert_same_submissions(stock: dict, ours: dict) -> None:
     assert stock['service_checks'] == ours['service_checks']
     assert stock['buckets'] == ours['buckets']
     assert stock['metadata'] == ours['metadata']
+    assert stock['reported_issues'] == ours['reported_issues']
+    assert stock['resolved_issues'] == ours['resolved_issues']
+    assert stock['warnings'] == ours['warnings']
 
 
 def run_error(result: str) -> str | None:

@@ -52,11 +52,11 @@ def run_both(aggregator, datadog_agent, bodies, content_type, instance_options=N
             aggregator.reset()
             datadog_agent.reset()
             stock_error = run_error(stock.run())
-            stock_snap = snapshot(aggregator, datadog_agent)
+            stock_snap = {**snapshot(aggregator, datadog_agent), 'warnings': stock.get_warnings()}
             aggregator.reset()
             datadog_agent.reset()
             our_error = run_error(ours.run())
-            our_snap = snapshot(aggregator, datadog_agent)
+            our_snap = {**snapshot(aggregator, datadog_agent), 'warnings': ours.get_warnings()}
             results.append((stock_snap, stock_error, our_snap, our_error))
     return results
 
@@ -193,6 +193,9 @@ OPTION_SETS = {
     },
     'regex_key': {'extra_metrics': [{'request_.*': 'ignored_name'}]},
     'disable_health': {'enable_health_service_check': False},
+    'metric_patterns': {'metric_patterns': {'include': ['request', 'process'], 'exclude': ['bucket$']}},
+    'max_returned_metrics': {'max_returned_metrics': 50},
+    'disable_generic_tags': {'disable_generic_tags': True, 'tags': ['env:prod', 'service']},
 }
 
 

@@ -10,6 +10,12 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import RequestException
 
 from datadog_checks.base import AgentCheck
+from datadog_checks.base.agent import aggregator
+
+try:  # the base's own reporter (datadog-checks-base 38.x); older bases report no limit issue
+    from datadog_checks.base.checks.openmetrics.metric_limit_issue import MetricLimitIssueReporter
+except ImportError:  # pragma: no cover - depends on the Agent's base version
+    MetricLimitIssueReporter = None
 
 from . import _core
 from .config import ScraperSettings
@@ -20,7 +26,8 @@ ACCEPT_OPENMETRICS = 'application/openmetrics-text;version=1.0.0,application/ope
 READ_CHUNK_BYTES = 1 << 16
 MAX_BODY_BYTES = 256 * 1024 * 1024
 
-# Record kinds produced by the Rust core (first tuple item).
+# Record kinds produced by the Rust core (first tuple item); the metric kinds are the aggregator's
+# metric type codes.
 REC_GAUGE, REC_RATE, REC_MONOTONIC_COUNT = 0, 1, 3
 REC_BUCKET, REC_SERVICE_CHECK, REC_METADATA = 10, 20, 30
 
@@ -63,6 +70,8 @@ class NvidiaNIMCheck(AgentCheck):
         self._core: _core.Scraper | None = None
         # None until the first successful scrape, then True; False after a failure that follows one.
         self._flush_first_value: bool | None = None
+        # Datadog name → namespaced name, or None when `metric_patterns` filters it out.
+        self._submitted_names: dict[str, str | None] = {}
         self.check_initializations.append(self._configure)
 
     def _configure(self) -> None:
@@ -86,6 +95,14 @@ class NvidiaNIMCheck(AgentCheck):
                 self._flush_first_value = False
             raise
         self._submit_version_metadata(settings.endpoint)
+
+    def _on_metric_limit_state(self, reached_limit: bool, observed_count: int, limit: int) -> None:
+        """With `max_returned_metrics`, report (or resolve) the dropped-metrics issue as the stock
+        OpenMetrics check does."""
+        if MetricLimitIssueReporter is None or self.settings is None:
+            return
+        reporter = MetricLimitIssueReporter(filter_option_text='metrics / exclude_metrics')
+        reporter.handle(self, [self.settings.endpoint], reached_limit, observed_count, limit)
 
     # --- scrape ---------------------------------------------------------------------------------
 
@@ -155,12 +172,38 @@ class NvidiaNIMCheck(AgentCheck):
             kind, message = error
             raise CORE_EXCEPTIONS.get(kind, ValueError)(message)
 
+    def _namespaced(self, name: str) -> str | None:
+        full = self._submitted_names.get(name, '')
+        if full == '':
+            full = f'{self.__NAMESPACE__}.{name}'
+            full = full if self.should_send_metric(full) else None
+            self._submitted_names[name] = full
+        return full
+
+    def _fast_path(self) -> bool:
+        """Whether metrics can go straight to the aggregator: AgentCheck's submission would only
+        namespace the name, apply `metric_patterns` and copy the tag list, which this check does
+        itself (names cached per scraper). The limiter and generic-tag renaming keep the API path."""
+        return (
+            not self.metric_limiter
+            and not self.disable_generic_tags
+            and getattr(self, '_discovery_aggregator', None) is None
+        )
+
     def _submit(self, settings: ScraperSettings, records: list) -> None:
         ffv = bool(self._flush_first_value)
         gauge, rate, monotonic_count = self.gauge, self.rate, self.monotonic_count
+        fast = self._fast_path()
+        submit_metric, check_id, namespaced = aggregator.submit_metric, self.check_id, self._namespaced
         for record in records:
             kind = record[0]
-            if kind == REC_GAUGE:
+            if fast and kind <= REC_MONOTONIC_COUNT:
+                name = namespaced(record[1])
+                if name is not None:
+                    submit_metric(
+                        self, check_id, kind, name, record[2], record[3], record[4], ffv and kind == REC_MONOTONIC_COUNT
+                    )
+            elif kind == REC_GAUGE:
                 gauge(record[1], record[2], tags=record[3], hostname=record[4])
             elif kind == REC_MONOTONIC_COUNT:
                 monotonic_count(record[1], record[2], tags=record[3], hostname=record[4], flush_first_value=ffv)
