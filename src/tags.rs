@@ -2,10 +2,35 @@
 //! renamed; `upper_bound` where the stock normalization puts it), then the static tags.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use crate::config::ScraperConfig;
 use crate::model::{Labels, MetricType, ScrapeError, ScrapeResult};
 use crate::text::canonical_number;
+
+/// Canonical forms of `le` / `quantile` texts already seen (a scrape repeats the same few bounds
+/// for every series).
+#[derive(Debug, Default)]
+pub struct NumberCache {
+    canonical: HashMap<Box<str>, Box<str>>,
+}
+
+/// Bounds kept at most; a payload with more distinct bounds than this starts over.
+const NUMBER_CACHE_LIMIT: usize = 4096;
+
+impl NumberCache {
+    pub fn canonical(&mut self, text: &str) -> ScrapeResult<String> {
+        if let Some(c) = self.canonical.get(text) {
+            return Ok(c.to_string());
+        }
+        let c = canonical_number(text).map_err(ScrapeError::value)?;
+        if self.canonical.len() >= NUMBER_CACHE_LIMIT {
+            self.canonical.clear();
+        }
+        self.canonical.insert(text.into(), c.as_str().into());
+        Ok(c)
+    }
+}
 
 /// A sample's labels after the stock label normalization, in the stock order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -17,12 +42,16 @@ impl<'s> LabelView<'s> {
     /// Histogram families: `le` is popped and `upper_bound` set to its canonical value (in place
     /// when an `upper_bound` label exists, else at the end). Summary families: `quantile` is
     /// canonicalized in place. Other types keep their labels as they are.
-    pub fn normalized(typ: MetricType, labels: &'s Labels<'_>) -> ScrapeResult<Self> {
+    pub fn normalized(
+        typ: MetricType,
+        labels: &'s Labels<'_>,
+        numbers: &mut NumberCache,
+    ) -> ScrapeResult<Self> {
         let mut pairs: Vec<(&'s str, Cow<'s, str>)> = Vec::with_capacity(labels.len() + 1);
         match typ {
             MetricType::Histogram => {
                 let upper = match labels.get("le") {
-                    Some(le) => Some(canonical_number(le).map_err(ScrapeError::value)?),
+                    Some(le) => Some(numbers.canonical(le)?),
                     None => None,
                 };
                 let mut upper = upper;
@@ -45,7 +74,7 @@ impl<'s> LabelView<'s> {
             MetricType::Summary => {
                 for (name, value) in labels.iter() {
                     if name == "quantile" {
-                        let q = canonical_number(value).map_err(ScrapeError::value)?;
+                        let q = numbers.canonical(value)?;
                         pairs.push((name, Cow::Owned(q)));
                     } else {
                         pairs.push((name, Cow::Borrowed(value)));
@@ -131,7 +160,8 @@ mod tests {
     #[test]
     fn histogram_le_becomes_trailing_upper_bound() {
         let l = labels(&[("le", "1"), ("model_name", "m")]);
-        let v = LabelView::normalized(MetricType::Histogram, &l).unwrap();
+        let v =
+            LabelView::normalized(MetricType::Histogram, &l, &mut NumberCache::default()).unwrap();
         let pairs: Vec<_> = v.iter().collect();
         assert_eq!(pairs, [("model_name", "m"), ("upper_bound", "1.0")]);
     }
@@ -144,7 +174,7 @@ mod tests {
         config.rename_labels.insert("a".into(), "renamed_a".into());
         config.rename_labels.insert("node".into(), "b".into());
         let l = labels(&[("a", "1"), ("b", "2"), ("node", "n1"), ("c", "3")]);
-        let v = LabelView::normalized(MetricType::Gauge, &l).unwrap();
+        let v = LabelView::normalized(MetricType::Gauge, &l, &mut NumberCache::default()).unwrap();
         assert_eq!(
             build_label_tags(&config, &v).unwrap(),
             ["renamed_a:1", "b:n1"]
@@ -157,7 +187,7 @@ mod tests {
         config.hostname_label = "node".into();
         config.hostname_format = Some("<HOSTNAME>-x-<HOSTNAME>".into());
         let l = labels(&[("node", "n1")]);
-        let v = LabelView::normalized(MetricType::Gauge, &l).unwrap();
+        let v = LabelView::normalized(MetricType::Gauge, &l, &mut NumberCache::default()).unwrap();
         assert_eq!(hostname_for(&config, &v), "n1-x-<HOSTNAME>");
     }
 }

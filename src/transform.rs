@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{HistogramOptions, ScraperConfig, TransformKind, Transformer};
 use crate::model::{ErrorKind, Family, MetricType, Sample, ScrapeError, ScrapeResult};
-use crate::tags::{build_label_tags, hostname_for, LabelView};
+use crate::tags::{build_label_tags, hostname_for, LabelView, NumberCache};
 use crate::text::{canonical_float, float_error, py_float};
 
 /// The AgentCheck submission method a metric record goes through.
@@ -129,7 +129,8 @@ impl Names {
 
 /// Turns families into records for one scraper; keeps derived names across families and scrapes.
 pub struct FamilyTransformer {
-    names: HashMap<String, Names>,
+    names: HashMap<String, Arc<Names>>,
+    numbers: NumberCache,
 }
 
 impl Default for FamilyTransformer {
@@ -142,18 +143,17 @@ impl FamilyTransformer {
     pub fn new() -> Self {
         FamilyTransformer {
             names: HashMap::new(),
+            numbers: NumberCache::default(),
         }
     }
 
-    fn names(&mut self, name: &str) -> &Names {
-        if !self.names.contains_key(name) {
-            self.names.insert(name.to_string(), Names::new(name));
+    fn names(names: &mut HashMap<String, Arc<Names>>, name: &str) -> Arc<Names> {
+        if let Some(n) = names.get(name) {
+            return n.clone();
         }
-        // The entry was inserted above when missing.
-        match self.names.get(name) {
-            Some(n) => n,
-            None => unreachable!("name inserted above"),
-        }
+        let n = Arc::new(Names::new(name));
+        names.insert(name.to_string(), n.clone());
+        n
     }
 
     /// Runs one family through the pipeline and its transformer, appending records in order.
@@ -165,13 +165,14 @@ impl FamilyTransformer {
         family: &mut Family<'_>,
         out: &mut Vec<Record>,
     ) -> ScrapeResult<()> {
-        let names = self.names(&transformer.name);
+        let names = Self::names(&mut self.names, &transformer.name);
+        let names = names.as_ref();
         let decumulate = transformer.kind == TransformKind::Histogram
             && (config.histogram.non_cumulative || config.histogram.distributions);
         if decumulate {
             let mut prepared = Vec::with_capacity(family.samples.len());
             for sample in family.samples.iter() {
-                if let Some(p) = prepare(config, family.typ, sample)? {
+                if let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? {
                     prepared.push(p);
                 }
             }
@@ -188,7 +189,7 @@ impl FamilyTransformer {
             if skip_created && sample.name.ends_with("_created") {
                 continue;
             }
-            if let Some(p) = prepare(config, family.typ, sample)? {
+            if let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? {
                 emit(config, transformer, names, &family.name, p, out)?;
             }
         }
@@ -201,6 +202,7 @@ fn prepare<'s, 'a>(
     config: &ScraperConfig,
     typ: MetricType,
     sample: &'s Sample<'a>,
+    numbers: &mut NumberCache,
 ) -> ScrapeResult<Option<Prepared<'s, 'a>>> {
     if sample.value.overflow {
         return Err(ScrapeError::new(
@@ -212,7 +214,7 @@ fn prepare<'s, 'a>(
     if v.is_nan() || v.is_infinite() {
         return Ok(None);
     }
-    let labels = LabelView::normalized(typ, &sample.labels)?;
+    let labels = LabelView::normalized(typ, &sample.labels, numbers)?;
     let Some(tags) = build_label_tags(config, &labels) else {
         return Ok(None);
     };
