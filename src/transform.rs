@@ -251,6 +251,17 @@ fn missing_upper_bound() -> ScrapeError {
     ScrapeError::new(ErrorKind::Key, "upper_bound")
 }
 
+/// `<name>.sum` / `<name>.count` for a histogram's or summary's `_sum` / `_count` sample.
+fn sum_or_count<'n>(names: &'n Names, sample_name: &str) -> Option<&'n Arc<str>> {
+    if sample_name.ends_with("_sum") {
+        Some(&names.sum)
+    } else if sample_name.ends_with("_count") {
+        Some(&names.count)
+    } else {
+        None
+    }
+}
+
 /// The per-type transformers, one prepared sample at a time.
 fn emit(
     config: &ScraperConfig,
@@ -260,77 +271,33 @@ fn emit(
     p: Prepared<'_, '_>,
     out: &mut Vec<Record>,
 ) -> ScrapeResult<()> {
+    use Method::*;
     let value = p.sample.value.value;
     let sample_name: &str = &p.sample.name;
-    use Method::*;
-    match &transformer.kind {
-        TransformKind::Gauge => out.push(metric(Gauge, &names.base, value, p.tags, p.hostname)),
-        TransformKind::Counter => out.push(metric(
-            MonotonicCount,
-            &names.count,
-            value,
-            p.tags,
-            p.hostname,
-        )),
+    // the metric this sample becomes, if any
+    let (method, name, value) = match &transformer.kind {
+        TransformKind::Gauge => (Gauge, &names.base, value),
+        TransformKind::Counter => (MonotonicCount, &names.count, value),
         TransformKind::Histogram => {
-            if sample_name.ends_with("_sum") {
-                out.push(metric(
-                    MonotonicCount,
-                    &names.sum,
-                    value,
-                    p.tags,
-                    p.hostname,
-                ));
-            } else if sample_name.ends_with("_count") {
-                out.push(metric(
-                    MonotonicCount,
-                    &names.count,
-                    value,
-                    p.tags,
-                    p.hostname,
-                ));
+            if let Some(name) = sum_or_count(names, sample_name) {
+                (MonotonicCount, name, value)
             } else if config.histogram.collect_buckets && sample_name.ends_with("_bucket") {
                 let ub = p.upper_bound().ok_or_else(missing_upper_bound)?;
-                if !ub.ends_with("inf") {
-                    out.push(metric(
-                        MonotonicCount,
-                        &names.bucket,
-                        value,
-                        p.tags,
-                        p.hostname,
-                    ));
+                if ub.ends_with("inf") {
+                    return Ok(());
                 }
+                (MonotonicCount, &names.bucket, value)
+            } else {
+                return Ok(());
             }
         }
-        TransformKind::Summary => {
-            if sample_name.ends_with("_sum") {
-                out.push(metric(
-                    MonotonicCount,
-                    &names.sum,
-                    value,
-                    p.tags,
-                    p.hostname,
-                ));
-            } else if sample_name.ends_with("_count") {
-                out.push(metric(
-                    MonotonicCount,
-                    &names.count,
-                    value,
-                    p.tags,
-                    p.hostname,
-                ));
-            } else if sample_name == family_name {
-                out.push(metric(Gauge, &names.quantile, value, p.tags, p.hostname));
-            }
-        }
-        TransformKind::TimeElapsed => out.push(metric(
-            Gauge,
-            &names.base,
-            now_seconds() - value,
-            p.tags,
-            p.hostname,
-        )),
-        TransformKind::Rate => out.push(metric(Rate, &names.base, value, p.tags, p.hostname)),
+        TransformKind::Summary => match sum_or_count(names, sample_name) {
+            Some(name) => (MonotonicCount, name, value),
+            None if sample_name == family_name => (Gauge, &names.quantile, value),
+            None => return Ok(()),
+        },
+        TransformKind::TimeElapsed => (Gauge, &names.base, now_seconds() - value),
+        TransformKind::Rate => (Rate, &names.base, value),
         TransformKind::CounterGauge => {
             out.push(metric(
                 Gauge,
@@ -339,21 +306,9 @@ fn emit(
                 p.tags.clone(),
                 p.hostname.clone(),
             ));
-            out.push(metric(
-                MonotonicCount,
-                &names.count,
-                value,
-                p.tags,
-                p.hostname,
-            ));
+            (MonotonicCount, &names.count, value)
         }
-        TransformKind::TemporalPercent(scale) => out.push(metric(
-            Rate,
-            &names.base,
-            value / scale * 100.0,
-            p.tags,
-            p.hostname,
-        )),
+        TransformKind::TemporalPercent(scale) => (Rate, &names.base, value / scale * 100.0),
         TransformKind::ServiceCheck(status_map) => {
             // int() truncates toward zero
             let key = value.trunc();
@@ -367,6 +322,7 @@ fn emit(
                 status,
                 hostname: p.hostname,
             });
+            return Ok(());
         }
         TransformKind::Metadata(label) => {
             let value = p
@@ -378,8 +334,10 @@ fn emit(
                 name: names.base.clone(),
                 value: value.to_string(),
             });
+            return Ok(());
         }
-    }
+    };
+    out.push(metric(method, name, value, p.tags, p.hostname));
     Ok(())
 }
 

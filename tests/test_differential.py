@@ -130,12 +130,16 @@ CORNER_CASES = {
 }
 
 
+def assert_corner_case(aggregator, datadog_agent, monkeypatch, body, content_type):
+    """A tuple is one body per run; a single body is served for every run."""
+    monkeypatch.setenv('DDEV_SKIP_GENERIC_TAGS_CHECK', '1')
+    bodies = list(body) if isinstance(body, tuple) else [body] * RUNS
+    assert_identical(run_both(aggregator, datadog_agent, bodies, content_type, CATCH_ALL))
+
+
 @pytest.mark.parametrize('case', sorted(CORNER_CASES))
 def test_prometheus_corner_cases(aggregator, datadog_agent, monkeypatch, case):
-    monkeypatch.setenv('DDEV_SKIP_GENERIC_TAGS_CHECK', '1')
-    body = CORNER_CASES[case]
-    results = run_both(aggregator, datadog_agent, [body] * RUNS, PROM_CONTENT_TYPE, CATCH_ALL)
-    assert_identical(results)
+    assert_corner_case(aggregator, datadog_agent, monkeypatch, CORNER_CASES[case], PROM_CONTENT_TYPE)
 
 
 OM_CORNER_CASES = {
@@ -162,11 +166,7 @@ OM_CORNER_CASES = {
 
 @pytest.mark.parametrize('case', sorted(OM_CORNER_CASES))
 def test_openmetrics_corner_cases(aggregator, datadog_agent, monkeypatch, case):
-    monkeypatch.setenv('DDEV_SKIP_GENERIC_TAGS_CHECK', '1')
-    body = OM_CORNER_CASES[case]
-    bodies = list(body) if isinstance(body, tuple) else [body] * RUNS
-    results = run_both(aggregator, datadog_agent, bodies, OM_CONTENT_TYPE, CATCH_ALL)
-    assert_identical(results)
+    assert_corner_case(aggregator, datadog_agent, monkeypatch, OM_CORNER_CASES[case], OM_CONTENT_TYPE)
 
 
 OPTION_SETS = {
