@@ -180,19 +180,70 @@ impl Resolve for PyResolver<'_, '_> {
     }
 }
 
+/// Python strings kept at most (tags, names, hostnames); past this the cache starts over, so that
+/// label values that never repeat cannot grow it without bound.
+const STRING_CACHE_LIMIT: usize = 200_000;
+
+/// Where metric records go in direct mode: `submit_metric(check, check_id, type, name, value,
+/// tags, hostname, flush_first_value)` (the Agent's aggregator), with names namespaced and
+/// filtered by the `namespaced(name) -> str | None` callable (cached per name).
+struct Direct<'a, 'py> {
+    submit_metric: &'a Bound<'py, PyAny>,
+    check: &'a Bound<'py, PyAny>,
+    check_id: &'a Bound<'py, PyAny>,
+    namespaced: &'a Bound<'py, PyAny>,
+    flush_first_value: bool,
+}
+
 /// The Rust half of one OpenMetrics scraper.
 #[pyclass(module = "datadog_checks.nvidia_nim._core")]
 pub struct Scraper {
     config: ScraperConfig,
     transformer: FamilyTransformer,
     static_tags: Vec<Py<PyString>>,
+    /// Python strings of tags and hostnames, reused across records and scrapes.
+    strings: HashMap<String, Py<PyString>>,
+    /// Datadog name → namespaced Python name, or None when `metric_patterns` drops it.
+    names: HashMap<String, Option<Py<PyString>>>,
 }
 
 impl Scraper {
-    fn tag_list<'py>(&self, py: Python<'py>, tags: &TagList) -> PyResult<Bound<'py, PyList>> {
+    fn py_str<'py>(&mut self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
+        if let Some(p) = self.strings.get(s) {
+            return p.bind(py).clone();
+        }
+        if self.strings.len() >= STRING_CACHE_LIMIT {
+            self.strings.clear();
+        }
+        let p = PyString::new(py, s);
+        self.strings.insert(s.to_string(), p.clone().unbind());
+        p
+    }
+
+    fn namespaced<'py>(
+        &mut self,
+        py: Python<'py>,
+        direct: &Direct<'_, 'py>,
+        name: &str,
+    ) -> PyResult<Option<Bound<'py, PyString>>> {
+        if let Some(n) = self.names.get(name) {
+            return Ok(n.as_ref().map(|p| p.bind(py).clone()));
+        }
+        let result = direct.namespaced.call1((name,))?;
+        let full = if result.is_none() {
+            None
+        } else {
+            Some(result.cast_into::<PyString>()?)
+        };
+        self.names
+            .insert(name.to_string(), full.as_ref().map(|p| p.clone().unbind()));
+        Ok(full)
+    }
+
+    fn tag_list<'py>(&mut self, py: Python<'py>, tags: &TagList) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for t in &tags.labels {
-            list.append(t.as_str())?;
+            list.append(self.py_str(py, t))?;
         }
         if tags.with_static {
             for t in &self.static_tags {
@@ -200,12 +251,52 @@ impl Scraper {
             }
         }
         if let Some(s) = &tags.suffix {
-            list.append(s.as_str())?;
+            list.append(self.py_str(py, s))?;
         }
         Ok(list)
     }
 
-    fn record<'py>(&self, py: Python<'py>, record: &Record) -> PyResult<Bound<'py, PyAny>> {
+    /// Submits a metric record straight to the aggregator; false when it is not a metric record.
+    fn submit_direct<'py>(
+        &mut self,
+        py: Python<'py>,
+        direct: &Direct<'_, 'py>,
+        record: &Record,
+    ) -> PyResult<bool> {
+        let Record::Metric {
+            method,
+            name,
+            value,
+            tags,
+            hostname,
+        } = record
+        else {
+            return Ok(false);
+        };
+        let Some(full_name) = self.namespaced(py, direct, name)? else {
+            return Ok(true);
+        };
+        let (code, flush) = match method {
+            Method::Gauge => (REC_GAUGE, false),
+            Method::Rate => (REC_RATE, false),
+            Method::MonotonicCount => (REC_MONOTONIC_COUNT, direct.flush_first_value),
+        };
+        let tags = self.tag_list(py, tags)?;
+        let hostname = self.py_str(py, hostname);
+        direct.submit_metric.call1((
+            direct.check,
+            direct.check_id,
+            code,
+            full_name,
+            *value,
+            tags,
+            hostname,
+            flush,
+        ))?;
+        Ok(true)
+    }
+
+    fn record<'py>(&mut self, py: Python<'py>, record: &Record) -> PyResult<Bound<'py, PyAny>> {
         Ok(match record {
             Record::Metric {
                 method,
@@ -220,7 +311,8 @@ impl Scraper {
                     Method::MonotonicCount => REC_MONOTONIC_COUNT,
                 };
                 let tags = self.tag_list(py, tags)?;
-                (code, name.as_ref(), *value, tags, hostname.as_str())
+                let hostname = self.py_str(py, hostname);
+                (code, name.as_ref(), *value, tags, hostname)
                     .into_pyobject(py)?
                     .into_any()
             }
@@ -278,14 +370,20 @@ impl Scraper {
                 config,
                 transformer: FamilyTransformer::new(),
                 static_tags,
+                strings: HashMap::new(),
+                names: HashMap::new(),
             })
         })
     }
 
     /// Parses and transforms one response body. Returns `(records, error)`, where `error` is
-    /// `None`, `(exception class name, message)`, or an exception the resolver raised; records
-    /// made before an error are kept.
-    #[pyo3(signature = (body, content_type, use_latest_spec, resolver))]
+    /// `None`, `(exception class name, message)`, or an exception the resolver or the aggregator
+    /// raised; records made before an error are kept.
+    ///
+    /// With `direct = (submit_metric, check, check_id, namespaced, flush_first_value)`, gauge,
+    /// rate and monotonic_count records are submitted here, straight to the aggregator, and only
+    /// the other records are returned.
+    #[pyo3(signature = (body, content_type, use_latest_spec, resolver, direct=None))]
     fn scrape<'py>(
         &mut self,
         py: Python<'py>,
@@ -293,6 +391,7 @@ impl Scraper {
         content_type: &str,
         use_latest_spec: bool,
         resolver: &Bound<'py, PyAny>,
+        direct: Option<&Bound<'py, PyTuple>>,
     ) -> PyResult<(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)> {
         catch("parsing a scrape", || {
             let text = decode_utf8(body);
@@ -308,12 +407,41 @@ impl Scraper {
                 &mut py_resolver,
                 &mut self.transformer,
             );
+            let direct_items = match direct {
+                Some(t) => Some((
+                    t.get_item(0)?,
+                    t.get_item(1)?,
+                    t.get_item(2)?,
+                    t.get_item(3)?,
+                    t.get_item(4)?.is_truthy()?,
+                )),
+                None => None,
+            };
+            let direct = direct_items.as_ref().map(|(s, c, i, n, f)| Direct {
+                submit_metric: s,
+                check: c,
+                check_id: i,
+                namespaced: n,
+                flush_first_value: *f,
+            });
             let list = PyList::empty(py);
+            let mut submit_error = None;
             for record in &output.records {
+                if let Some(d) = &direct {
+                    match self.submit_direct(py, d, record) {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(e) => {
+                            submit_error = Some(e);
+                            break;
+                        }
+                    }
+                }
                 list.append(self.record(py, record)?)?;
             }
-            // A resolver exception ends the scrape like a parse error, after the records before it.
-            let error = match (py_resolver.error.take(), output.error) {
+            // A resolver or aggregator exception ends the scrape like a parse error, after the
+            // records before it.
+            let error = match (submit_error.or(py_resolver.error.take()), output.error) {
                 (Some(e), _) => Some(e.into_value(py).into_bound(py).into_any()),
                 (None, Some(e)) => Some((e.kind.as_str(), e.message).into_pyobject(py)?.into_any()),
                 (None, None) => None,

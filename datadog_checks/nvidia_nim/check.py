@@ -70,8 +70,6 @@ class NvidiaNIMCheck(AgentCheck):
         self._core: _core.Scraper | None = None
         # None until the first successful scrape, then True; False after a failure that follows one.
         self._flush_first_value: bool | None = None
-        # Datadog name → namespaced name, or None when `metric_patterns` filters it out.
-        self._submitted_names: dict[str, str | None] = {}
         self.check_initializations.append(self._configure)
 
     def _configure(self) -> None:
@@ -164,7 +162,11 @@ class NvidiaNIMCheck(AgentCheck):
         with response:
             content_type = response.headers.get('Content-Type', '')
             body = self._as_utf8(self._read_body(response), response.encoding)
-        records, error = self._core.scrape(body, content_type, settings.use_latest_spec, settings.resolver)
+        direct = None
+        if self._fast_path():
+            ffv = bool(self._flush_first_value)
+            direct = (aggregator.submit_metric, self, self.check_id, self._namespaced, ffv)
+        records, error = self._core.scrape(body, content_type, settings.use_latest_spec, settings.resolver, direct)
         self._submit(settings, records)
         if error is not None:
             if isinstance(error, BaseException):
@@ -173,16 +175,14 @@ class NvidiaNIMCheck(AgentCheck):
             raise CORE_EXCEPTIONS.get(kind, ValueError)(message)
 
     def _namespaced(self, name: str) -> str | None:
-        full = self._submitted_names.get(name, '')
-        if full == '':
-            full = f'{self.__NAMESPACE__}.{name}'
-            full = full if self.should_send_metric(full) else None
-            self._submitted_names[name] = full
-        return full
+        """The submitted name of a metric, or None when `metric_patterns` filters it out (the core
+        caches the answer per name)."""
+        full = f'{self.__NAMESPACE__}.{name}'
+        return full if self.should_send_metric(full) else None
 
     def _fast_path(self) -> bool:
         """Whether metrics can go straight to the aggregator: AgentCheck's submission would only
-        namespace the name, apply `metric_patterns` and copy the tag list, which this check does
+        namespace the name, apply `metric_patterns` and copy the tag list, which the core does
         itself (names cached per scraper). The limiter and generic-tag renaming keep the API path."""
         return (
             not self.metric_limiter
@@ -191,19 +191,13 @@ class NvidiaNIMCheck(AgentCheck):
         )
 
     def _submit(self, settings: ScraperSettings, records: list) -> None:
+        """Submits the records the core returned (all of them, or all but the metrics it
+        submitted itself) through the AgentCheck API."""
         ffv = bool(self._flush_first_value)
         gauge, rate, monotonic_count = self.gauge, self.rate, self.monotonic_count
-        fast = self._fast_path()
-        submit_metric, check_id, namespaced = aggregator.submit_metric, self.check_id, self._namespaced
         for record in records:
             kind = record[0]
-            if fast and kind <= REC_MONOTONIC_COUNT:
-                name = namespaced(record[1])
-                if name is not None:
-                    submit_metric(
-                        self, check_id, kind, name, record[2], record[3], record[4], ffv and kind == REC_MONOTONIC_COUNT
-                    )
-            elif kind == REC_GAUGE:
+            if kind == REC_GAUGE:
                 gauge(record[1], record[2], tags=record[3], hostname=record[4])
             elif kind == REC_MONOTONIC_COUNT:
                 monotonic_count(record[1], record[2], tags=record[3], hostname=record[4], flush_first_value=ffv)
