@@ -205,6 +205,7 @@ pub struct Scraper {
     strings: HashMap<String, Py<PyString>>,
     /// Datadog name → namespaced Python name, or None when `metric_patterns` drops it.
     names: HashMap<String, Option<Py<PyString>>>,
+    last_processed: usize,
 }
 
 impl Scraper {
@@ -372,8 +373,15 @@ impl Scraper {
                 static_tags,
                 strings: HashMap::new(),
                 names: HashMap::new(),
+                last_processed: 0,
             })
         })
+    }
+
+    /// Samples handed to a transformer during the last scrape (for `telemetry`).
+    #[getter]
+    fn processed_samples(&self) -> usize {
+        self.last_processed
     }
 
     /// Parses and transforms one response body. Returns `(records, error)`, where `error` is
@@ -407,6 +415,7 @@ impl Scraper {
                 &mut py_resolver,
                 &mut self.transformer,
             );
+            self.last_processed = self.transformer.take_processed();
             let direct_items = match direct {
                 Some(t) => Some((
                     t.get_item(0)?,

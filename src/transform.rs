@@ -131,6 +131,8 @@ impl Names {
 pub struct FamilyTransformer {
     names: HashMap<String, Arc<Names>>,
     numbers: NumberCache,
+    /// Samples handed to a transformer since the last `take_processed` (telemetry).
+    processed: usize,
 }
 
 impl Default for FamilyTransformer {
@@ -144,7 +146,13 @@ impl FamilyTransformer {
         FamilyTransformer {
             names: HashMap::new(),
             numbers: NumberCache::default(),
+            processed: 0,
         }
+    }
+
+    /// The number of samples handed to a transformer since the last call.
+    pub fn take_processed(&mut self) -> usize {
+        std::mem::take(&mut self.processed)
     }
 
     fn names(names: &mut HashMap<String, Arc<Names>>, name: &str) -> Arc<Names> {
@@ -173,6 +181,7 @@ impl FamilyTransformer {
             let mut prepared = Vec::with_capacity(family.samples.len());
             for sample in family.samples.iter() {
                 if let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? {
+                    self.processed += 1;
                     prepared.push(p);
                 }
             }
@@ -190,6 +199,7 @@ impl FamilyTransformer {
                 continue;
             }
             if let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? {
+                self.processed += 1;
                 emit(config, transformer, names, &family.name, p, out)?;
             }
         }

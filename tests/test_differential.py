@@ -196,6 +196,9 @@ OPTION_SETS = {
     'metric_patterns': {'metric_patterns': {'include': ['request', 'process'], 'exclude': ['bucket$']}},
     'max_returned_metrics': {'max_returned_metrics': 50},
     'disable_generic_tags': {'disable_generic_tags': True, 'tags': ['env:prod', 'service']},
+    'telemetry': {'telemetry': True, 'exclude_metrics': ['python_info']},
+    'raw_line_filters': {'raw_line_filters': ['^num_requests', 'generation="1"']},
+    'raw_line_filters_telemetry': {'raw_line_filters': ['^#', 'le="\\+Inf"'], 'telemetry': True},
 }
 
 

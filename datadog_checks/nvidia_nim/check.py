@@ -161,13 +161,22 @@ class NvidiaNIMCheck(AgentCheck):
             return
         with response:
             content_type = response.headers.get('Content-Type', '')
-            body = self._as_utf8(self._read_body(response), response.encoding)
+            raw = self._read_body(response)
+            if settings.telemetry:
+                length = response.headers.get('Content-Length')
+                size = int(length) if length is not None else len(raw)
+                self.gauge('telemetry.payload.size', size, tags=list(settings.static_tags))
+            body = self._as_utf8(raw, response.encoding)
+        if settings.raw_line_filter is not None:
+            body = self._filter_lines(settings, body)
         direct = None
         if self._fast_path():
             ffv = bool(self._flush_first_value)
             direct = (aggregator.submit_metric, self, self.check_id, self._namespaced, ffv)
         records, error = self._core.scrape(body, content_type, settings.use_latest_spec, settings.resolver, direct)
         self._submit(settings, records)
+        if settings.telemetry:
+            self._submit_telemetry(settings)
         if error is not None:
             if isinstance(error, BaseException):
                 raise error
@@ -189,6 +198,32 @@ class NvidiaNIMCheck(AgentCheck):
             and not self.disable_generic_tags
             and getattr(self, '_discovery_aggregator', None) is None
         )
+
+    def _filter_lines(self, settings: ScraperSettings, body: bytes) -> bytes:
+        """`raw_line_filters`: lines (split as Python splits them) matching a filter are dropped
+        before parsing."""
+        kept = []
+        dropped = 0
+        for line in body.decode('utf-8').splitlines():
+            if settings.raw_line_filter.search(line):
+                dropped += 1
+            else:
+                kept.append(line + '\n')
+        if settings.telemetry:
+            tags = list(settings.static_tags)
+            for _ in range(dropped):
+                self.count('telemetry.metrics.blacklist.count', 1, tags=tags)
+        return ''.join(kept).encode('utf-8')
+
+    def _submit_telemetry(self, settings: ScraperSettings) -> None:
+        tags = list(settings.static_tags)
+        inputs, ignored = settings.resolver.take_telemetry()
+        for n in inputs:
+            self.count('telemetry.metrics.input.count', n, tags=tags)
+        for n in ignored:
+            self.count('telemetry.metrics.ignored.count', n, tags=tags)
+        for _ in range(self._core.processed_samples):
+            self.count('telemetry.metrics.processed.count', 1, tags=tags)
 
     def _submit(self, settings: ScraperSettings, records: list) -> None:
         """Submits the records the core returned (all of them, or all but the metrics it

@@ -32,8 +32,6 @@ UNSUPPORTED_OPTIONS = {
     'share_labels': lambda v: bool(v),
     'target_info': lambda v: v is not False,
     'use_process_start_time': is_affirmative,
-    'telemetry': is_affirmative,
-    'raw_line_filters': lambda v: bool(v),
 }
 
 
@@ -184,6 +182,10 @@ class MetricResolver:
                     raise type(e)(f'Error compiling transformer for metric `{key}`: {e}') from None
         self.exclude_exact: set[str] = set()
         self.exclude_pattern: re.Pattern | None = None
+        # With `telemetry`: sample counts per parsed family, and per excluded family.
+        self.telemetry = False
+        self.input_counts: list[int] = []
+        self.ignored_counts: list[int] = []
 
     def _compile(self, default_name: str, entry: dict[str, Any]) -> MetricSpec:
         entry = dict(entry)
@@ -197,8 +199,17 @@ class MetricResolver:
         self.exclude_exact = exact
         self.exclude_pattern = pattern
 
+    def take_telemetry(self) -> tuple[list[int], list[int]]:
+        counts = (self.input_counts, self.ignored_counts)
+        self.input_counts, self.ignored_counts = [], []
+        return counts
+
     def __call__(self, name: str, family_type: str, sample_count: int):
+        if self.telemetry:
+            self.input_counts.append(sample_count)
         if name in self.exclude_exact or (self.exclude_pattern is not None and self.exclude_pattern.search(name)):
+            if self.telemetry:
+                self.ignored_counts.append(sample_count)
             return None
         spec = self.exact.get(name)
         if spec is None:
@@ -257,6 +268,8 @@ class ScraperSettings:
         upper_bound = renames.get('upper_bound', 'upper_bound') if isinstance(renames, dict) else 'upper_bound'
 
         self.resolver = MetricResolver(config)
+        self.telemetry = is_affirmative(config.get('telemetry', False))
+        self.resolver.telemetry = self.telemetry
 
         self.raw_metric_prefix = config.get('raw_metric_prefix', '')
         if not isinstance(self.raw_metric_prefix, str):
@@ -322,6 +335,14 @@ class ScraperSettings:
         if is_affirmative(config.get('tag_by_endpoint', True)):
             static_tags.append(f'endpoint:{endpoint}')
         self.static_tags = tuple(static_tags)
+
+        raw_line_filters = config.get('raw_line_filters', [])
+        if not isinstance(raw_line_filters, list):
+            raise ConfigurationError('Setting `raw_line_filters` must be an array')
+        for i, entry in enumerate(raw_line_filters, 1):
+            if not isinstance(entry, str):
+                raise ConfigurationError(f'Entry #{i} of setting `raw_line_filters` must be a string')
+        self.raw_line_filter = re.compile('|'.join(raw_line_filters)) if raw_line_filters else None
 
         self.use_latest_spec = is_affirmative(config.get('use_latest_spec', False))
 
