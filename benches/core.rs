@@ -166,7 +166,14 @@ fn main() {
             let mut best = f64::INFINITY;
             for _ in 0..rounds {
                 let start = Instant::now();
-                let out = scrape(&body, format, &config, &mut resolver, &mut transformer);
+                let out = scrape(
+                    &body,
+                    format,
+                    &config,
+                    &mut resolver,
+                    &mut transformer,
+                    None,
+                );
                 let elapsed = start.elapsed().as_secs_f64();
                 assert!(out.error.is_none(), "{:?}", out.error);
                 std::hint::black_box(&out.records);

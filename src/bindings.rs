@@ -11,7 +11,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::config::{HistogramOptions, LabelExcluder, ScraperConfig, TransformKind, Transformer};
 use crate::model::{Family, ScrapeError, ScrapeResult};
-use crate::scrape::{choose_format, decode_utf8, scrape, Format};
+use crate::scrape::{choose_format, decode_utf8, scrape, FirstScrape, Format};
 use crate::transform::{FamilyTransformer, Method, Record, Resolve, TagList};
 
 /// Record kinds as the Python check reads them (the first tuple item).
@@ -263,6 +263,7 @@ impl Scraper {
         py: Python<'py>,
         direct: &Direct<'_, 'py>,
         record: &Record,
+        flush: Option<bool>,
     ) -> PyResult<bool> {
         let Record::Metric {
             method,
@@ -280,7 +281,10 @@ impl Scraper {
         let (code, flush) = match method {
             Method::Gauge => (REC_GAUGE, false),
             Method::Rate => (REC_RATE, false),
-            Method::MonotonicCount => (REC_MONOTONIC_COUNT, direct.flush_first_value),
+            Method::MonotonicCount => (
+                REC_MONOTONIC_COUNT,
+                flush.unwrap_or(direct.flush_first_value),
+            ),
         };
         let tags = self.tag_list(py, tags)?;
         let hostname = self.py_str(py, hostname);
@@ -297,7 +301,12 @@ impl Scraper {
         Ok(true)
     }
 
-    fn record<'py>(&mut self, py: Python<'py>, record: &Record) -> PyResult<Bound<'py, PyAny>> {
+    fn record<'py>(
+        &mut self,
+        py: Python<'py>,
+        record: &Record,
+        flush: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         Ok(match record {
             Record::Metric {
                 method,
@@ -313,7 +322,7 @@ impl Scraper {
                 };
                 let tags = self.tag_list(py, tags)?;
                 let hostname = self.py_str(py, hostname);
-                (code, name.as_ref(), *value, tags, hostname)
+                (code, name.as_ref(), *value, tags, hostname, flush)
                     .into_pyobject(py)?
                     .into_any()
             }
@@ -336,6 +345,7 @@ impl Scraper {
                     tags,
                     hostname.as_str(),
                     *multiple,
+                    flush,
                 )
                     .into_pyobject(py)?
                     .into_any()
@@ -391,7 +401,13 @@ impl Scraper {
     /// With `direct = (submit_metric, check, check_id, namespaced, flush_first_value)`, gauge,
     /// rate and monotonic_count records are submitted here, straight to the aggregator, and only
     /// the other records are returned.
-    #[pyo3(signature = (body, content_type, use_latest_spec, resolver, direct=None))]
+    ///
+    /// With `first_scrape` (`use_process_start_time` before any successful scrape), counter,
+    /// histogram and summary families are held to the end; their monotonic and bucket records
+    /// carry their own `flush_first_value` (decided from `agent_start_time`) as a last item,
+    /// which is `None` on every other record.
+    #[pyo3(signature = (body, content_type, use_latest_spec, resolver, direct=None, first_scrape=false, agent_start_time=None))]
+    #[allow(clippy::too_many_arguments)]
     fn scrape<'py>(
         &mut self,
         py: Python<'py>,
@@ -400,6 +416,8 @@ impl Scraper {
         use_latest_spec: bool,
         resolver: &Bound<'py, PyAny>,
         direct: Option<&Bound<'py, PyTuple>>,
+        first_scrape: bool,
+        agent_start_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)> {
         catch("parsing a scrape", || {
             let text = decode_utf8(body);
@@ -414,6 +432,7 @@ impl Scraper {
                 &self.config,
                 &mut py_resolver,
                 &mut self.transformer,
+                first_scrape.then_some(FirstScrape { agent_start_time }),
             );
             self.last_processed = self.transformer.take_processed();
             let direct_items = match direct {
@@ -435,9 +454,13 @@ impl Scraper {
             });
             let list = PyList::empty(py);
             let mut submit_error = None;
-            for record in &output.records {
+            for (index, record) in output.records.iter().enumerate() {
+                let flush = match output.held_start {
+                    Some(start) if index >= start => Some(output.held_flush),
+                    _ => None,
+                };
                 if let Some(d) = &direct {
-                    match self.submit_direct(py, d, record) {
+                    match self.submit_direct(py, d, record, flush) {
                         Ok(true) => continue,
                         Ok(false) => {}
                         Err(e) => {
@@ -446,7 +469,7 @@ impl Scraper {
                         }
                     }
                 }
-                list.append(self.record(py, record)?)?;
+                list.append(self.record(py, record, flush)?)?;
             }
             // A resolver or aggregator exception ends the scrape like a parse error, after the
             // records before it.

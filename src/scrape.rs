@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::config::ScraperConfig;
-use crate::model::{Family, ScrapeError};
+use crate::model::{Family, MetricType, ScrapeError};
 use crate::transform::{FamilyTransformer, Record, Resolve};
 use crate::{openmetrics, prom};
 
@@ -37,15 +37,28 @@ pub fn decode_utf8(body: &[u8]) -> Cow<'_, str> {
 pub struct ScrapeOutput {
     pub records: Vec<Record>,
     pub error: Option<ScrapeError>,
+    /// With `use_process_start_time` on a first scrape: the records from this index on come from
+    /// the held-back counter, histogram and summary families, and `held_flush` is the
+    /// `flush_first_value` they are submitted with.
+    pub held_start: Option<usize>,
+    pub held_flush: bool,
+}
+
+/// `use_process_start_time` while no scrape has succeeded yet: the Agent's start time (None when
+/// the Agent does not know it).
+#[derive(Clone, Copy, Debug)]
+pub struct FirstScrape {
+    pub agent_start_time: Option<f64>,
 }
 
 /// Parses `text` in `format` and transforms every family the resolver maps.
-pub fn scrape(
-    text: &str,
+pub fn scrape<'t>(
+    text: &'t str,
     format: Format,
     config: &ScraperConfig,
     resolver: &mut dyn Resolve,
     transformer: &mut FamilyTransformer,
+    first_scrape: Option<FirstScrape>,
 ) -> ScrapeOutput {
     let mut out = ScrapeOutput::default();
     // An empty Prometheus body is an endpoint with no metrics. (An empty OpenMetrics body lacks its
@@ -55,13 +68,40 @@ pub fn scrape(
         return out;
     }
     let records = &mut out.records;
-    let mut sink = |mut family: Family<'_>| -> Result<(), ScrapeError> {
+    // first scrape with `use_process_start_time`: families with counters wait for the end of the
+    // stream, and the smallest `process_start_time_seconds` decides how they are flushed
+    let mut held: Vec<(Family<'t>, _)> = Vec::new();
+    let mut process_start_time: Option<f64> = None;
+    let mut sink = |mut family: Family<'t>| -> Result<(), ScrapeError> {
         if !config.raw_metric_prefix.is_empty() {
             if let Some(stripped) = family.name.strip_prefix(config.raw_metric_prefix.as_str()) {
                 family.name = Cow::Owned(stripped.to_string());
             }
         }
-        match resolver.resolve(&family)? {
+        let resolved = resolver.resolve(&family)?;
+        if first_scrape.is_some() {
+            if family.name == "process_start_time_seconds" {
+                let min =
+                    family
+                        .samples
+                        .iter()
+                        .map(|s| s.value.value)
+                        .reduce(|a, b| if b < a { b } else { a });
+                if let Some(min) = min {
+                    if process_start_time.is_none_or(|p| min < p) {
+                        process_start_time = Some(min);
+                    }
+                }
+            }
+            if matches!(
+                family.typ,
+                MetricType::Counter | MetricType::Histogram | MetricType::Summary
+            ) {
+                held.push((family, resolved));
+                return Ok(());
+            }
+        }
+        match resolved {
             Some(t) => transformer.transform(config, &t, &mut family, records),
             None => Ok(()),
         }
@@ -71,5 +111,21 @@ pub fn scrape(
         Format::OpenMetrics => openmetrics::parse(text, &mut sink),
     };
     out.error = result.err();
+    // held families go out only after a complete stream
+    if let (Some(first), None) = (first_scrape, &out.error) {
+        out.held_start = Some(out.records.len());
+        out.held_flush = matches!(
+            (process_start_time, first.agent_start_time),
+            (Some(p), Some(a)) if p > a
+        );
+        for (mut family, resolved) in held {
+            if let Some(t) = resolved {
+                if let Err(e) = transformer.transform(config, &t, &mut family, &mut out.records) {
+                    out.error = Some(e);
+                    break;
+                }
+            }
+        }
+    }
     out
 }

@@ -203,3 +203,19 @@ def test_missing_endpoint_is_a_configuration_error_on_every_run(aggregator):
     for _ in range(2):
         assert run_error(check.run()) == 'The setting `openmetrics_endpoint` is required'
     assert not aggregator.service_check_names
+
+
+@pytest.mark.parametrize('agent_start, expected', [(0, True), (4e9, False)])
+def test_use_process_start_time_decides_the_first_flush(
+    aggregator, datadog_agent, dd_run_check, payload_server, agent_start, expected
+):
+    # the fixture NIM started at 1.73e9: after an Agent started at 0, before one started at 4e9
+    payload_server.body = fixture_bytes('nim_metrics.txt')
+    datadog_agent.set_process_start_time(agent_start)
+    check = make_check(payload_server.base_url + '/metrics', use_process_start_time=True)
+    dd_run_check(check)
+    assert {m.flush_first_value for m in aggregator.metrics('nvidia_nim.prompt_tokens.count')} == {expected}
+    assert {m.flush_first_value for m in aggregator.metrics('nvidia_nim.time_to_first_token.seconds.bucket')} == {
+        expected
+    }
+    aggregator.assert_metric('nvidia_nim.num_requests.running', flush_first_value=False)

@@ -197,6 +197,11 @@ OPTION_SETS = {
     'max_returned_metrics': {'max_returned_metrics': 50},
     'disable_generic_tags': {'disable_generic_tags': True, 'tags': ['env:prod', 'service']},
     'telemetry': {'telemetry': True, 'exclude_metrics': ['python_info']},
+    'use_process_start_time': {'use_process_start_time': True},
+    'use_process_start_time_distributions': {
+        'use_process_start_time': True,
+        'histogram_buckets_as_distributions': True,
+    },
     'raw_line_filters': {'raw_line_filters': ['^num_requests', 'generation="1"']},
     'raw_line_filters_telemetry': {'raw_line_filters': ['^#', 'le="\\+Inf"'], 'telemetry': True},
 }

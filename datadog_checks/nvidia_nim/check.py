@@ -10,7 +10,7 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import RequestException
 
 from datadog_checks.base import AgentCheck
-from datadog_checks.base.agent import aggregator
+from datadog_checks.base.agent import aggregator, datadog_agent
 
 try:  # the base's own reporter (datadog-checks-base 38.x); older bases report no limit issue
     from datadog_checks.base.checks.openmetrics.metric_limit_issue import MetricLimitIssueReporter
@@ -173,7 +173,11 @@ class NvidiaNIMCheck(AgentCheck):
         if self._fast_path():
             ffv = bool(self._flush_first_value)
             direct = (aggregator.submit_metric, self, self.check_id, self._namespaced, ffv)
-        records, error = self._core.scrape(body, content_type, settings.use_latest_spec, settings.resolver, direct)
+        first_scrape = settings.use_process_start_time and self._flush_first_value is None
+        agent_start_time = datadog_agent.get_process_start_time() if first_scrape else None
+        records, error = self._core.scrape(
+            body, content_type, settings.use_latest_spec, settings.resolver, direct, first_scrape, agent_start_time
+        )
         self._submit(settings, records)
         if settings.telemetry:
             self._submit_telemetry(settings)
@@ -235,19 +239,19 @@ class NvidiaNIMCheck(AgentCheck):
             if kind == REC_GAUGE:
                 gauge(record[1], record[2], tags=record[3], hostname=record[4])
             elif kind == REC_MONOTONIC_COUNT:
-                monotonic_count(record[1], record[2], tags=record[3], hostname=record[4], flush_first_value=ffv)
+                flush = ffv if record[5] is None else record[5]
+                monotonic_count(record[1], record[2], tags=record[3], hostname=record[4], flush_first_value=flush)
             elif kind == REC_RATE:
                 rate(record[1], record[2], tags=record[3], hostname=record[4])
             elif kind == REC_BUCKET:
-                _, name, value, lower, upper, tags, hostname, multiple = record
+                _, name, value, lower, upper, tags, hostname, multiple, flush = record
                 lower = lower or 0
                 upper = upper or 0
-                if multiple:
-                    self.submit_histogram_bucket(
-                        name, value, lower, upper, True, hostname, tags, flush_first_value=ffv, multiple_buckets=True
-                    )
-                else:
-                    self.submit_histogram_bucket(name, value, lower, upper, True, hostname, tags, flush_first_value=ffv)
+                flush = ffv if flush is None else flush
+                extra = {'multiple_buckets': True} if multiple else {}
+                self.submit_histogram_bucket(
+                    name, value, lower, upper, True, hostname, tags, flush_first_value=flush, **extra
+                )
             elif kind == REC_SERVICE_CHECK:
                 self.service_check(record[1], record[2], tags=settings.static_tags, hostname=record[3])
             elif kind == REC_METADATA:

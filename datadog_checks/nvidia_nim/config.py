@@ -31,7 +31,6 @@ SERVICE_CHECK_STATUSES = {'OK': 0, 'WARNING': 1, 'CRITICAL': 2, 'UNKNOWN': 3}
 UNSUPPORTED_OPTIONS = {
     'share_labels': lambda v: bool(v),
     'target_info': lambda v: v is not False,
-    'use_process_start_time': is_affirmative,
 }
 
 
@@ -345,6 +344,7 @@ class ScraperSettings:
         self.raw_line_filter = re.compile('|'.join(raw_line_filters)) if raw_line_filters else None
 
         self.use_latest_spec = is_affirmative(config.get('use_latest_spec', False))
+        self.use_process_start_time = is_affirmative(config.get('use_process_start_time'))
 
         self.core_options = {
             'raw_metric_prefix': self.raw_metric_prefix,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use nvidia_nim_core::config::{ScraperConfig, TransformKind, Transformer};
 use nvidia_nim_core::model::{Family, MetricType, ScrapeResult};
-use nvidia_nim_core::scrape::{decode_utf8, scrape, Format};
+use nvidia_nim_core::scrape::{decode_utf8, scrape, FirstScrape, Format};
 use nvidia_nim_core::transform::{FamilyTransformer, Resolve};
 
 struct MapAll(u8);
