@@ -77,21 +77,18 @@ class NvidiaNIMCheck(AgentCheck):
         self._core = _core.Scraper(self.settings.core_options)
 
     def check(self, _instance):
+        # `_configure` ran first: the Agent only calls `check` once the initializations succeeded
         settings = self.settings
-        if settings is None or self._core is None:
-            return
         try:
             self._scrape(settings)
-            self._flush_first_value = True
-        except (ConnectionError, RequestException) as e:
+        except BaseException as e:
             if self._flush_first_value:
                 self._flush_first_value = False
-            self.log.error('There was an error scraping endpoint %s: %s', settings.endpoint, e)
-            raise type(e)(f'There was an error scraping endpoint {settings.endpoint}: {e}') from None
-        except BaseException:
-            if self._flush_first_value:
-                self._flush_first_value = False
+            if isinstance(e, ConnectionError | RequestException):
+                self.log.error('There was an error scraping endpoint %s: %s', settings.endpoint, e)
+                raise type(e)(f'There was an error scraping endpoint {settings.endpoint}: {e}') from None
             raise
+        self._flush_first_value = True
         self._submit_version_metadata(settings.endpoint)
 
     def _on_metric_limit_state(self, reached_limit: bool, observed_count: int, limit: int) -> None:
