@@ -52,12 +52,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let text = decode_utf8(body);
     let mut transformer = FamilyTransformer::new();
+    let first = (selector & 16 != 0).then_some(FirstScrape {
+        agent_start_time: Some(0.0),
+    });
     let out = scrape(
         &text,
         format,
         &config,
         &mut MapAll(selector),
         &mut transformer,
+        first,
     );
     std::hint::black_box(out.records.len());
 });
