@@ -12,6 +12,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use crate::config::{HistogramOptions, LabelExcluder, ScraperConfig, TransformKind, Transformer};
 use crate::model::{Family, ScrapeError, ScrapeResult};
 use crate::scrape::{choose_format, decode_utf8, scrape, FirstScrape, Format};
+use crate::share::{ShareConfig, ShareSource};
 use crate::transform::{FamilyTransformer, Method, Record, Resolve, TagList};
 
 /// Record kinds as the Python check reads them (the first tuple item).
@@ -94,7 +95,33 @@ fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperConfig> {
         None => HashMap::new(),
     };
     let hostname_format = get_str(options, "hostname_format")?;
+    // share_labels: [(source, labels | None, match | None, values | None)], validated in Python
+    type SourceTuple = (
+        String,
+        Option<Vec<String>>,
+        Option<Vec<String>>,
+        Option<Vec<i64>>,
+    );
+    let sources: Vec<SourceTuple> = match get_opt(options, "share_labels")? {
+        Some(v) => v.extract()?,
+        None => Vec::new(),
+    };
+    let share = ShareConfig {
+        sources: sources
+            .into_iter()
+            .map(|(name, labels, matching, values)| {
+                let source = ShareSource {
+                    labels: labels.map(|l| l.into_iter().collect()),
+                    matching: matching.map(|m| m.into_iter().collect()),
+                    values: values.map(|v| v.into_iter().collect()),
+                };
+                (name, source)
+            })
+            .collect(),
+        cache: get_bool(options, "cache_shared_labels", true)?,
+    };
     Ok(ScraperConfig {
+        share,
         raw_metric_prefix: get_str(options, "raw_metric_prefix")?,
         exclude_by_labels,
         exclude_labels: get_strings(options, "exclude_labels")?

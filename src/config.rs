@@ -75,6 +75,7 @@ pub struct ScraperConfig {
     /// Contains `<HOSTNAME>`; only the first occurrence is replaced.
     pub hostname_format: Option<String>,
     pub histogram: HistogramOptions,
+    pub share: crate::share::ShareConfig,
 }
 
 impl ScraperConfig {

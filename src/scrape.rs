@@ -2,8 +2,11 @@
 
 use std::borrow::Cow;
 
-use crate::config::ScraperConfig;
-use crate::model::{Family, MetricType, ScrapeError};
+use std::sync::Arc;
+
+use crate::config::{ScraperConfig, Transformer};
+use crate::model::{Family, MetricType, ScrapeError, ScrapeResult};
+use crate::share::ShareSource;
 use crate::transform::{FamilyTransformer, Record, Resolve};
 use crate::{openmetrics, prom};
 
@@ -51,6 +54,55 @@ pub struct FirstScrape {
     pub agent_start_time: Option<f64>,
 }
 
+/// The `share_labels` stage: while configured sources are still to be seen, families wait here;
+/// once the last source has been collected (or the stream ends) they go out in order.
+struct ShareStage<'t> {
+    pending: Vec<(String, ShareSource)>,
+    buffer: Vec<(Family<'t>, Option<Arc<Transformer>>)>,
+}
+
+impl<'t> ShareStage<'t> {
+    fn push(
+        &mut self,
+        mut family: Family<'t>,
+        resolved: Option<Arc<Transformer>>,
+        config: &ScraperConfig,
+        transformer: &mut FamilyTransformer,
+        records: &mut Vec<Record>,
+    ) -> ScrapeResult<()> {
+        if self.pending.is_empty() {
+            return match resolved {
+                Some(t) => transformer.transform(config, &t, &mut family, records),
+                None => Ok(()),
+            };
+        }
+        if let Some(i) = self.pending.iter().position(|(n, _)| *n == family.name) {
+            let (_, source) = self.pending.remove(i);
+            transformer.sharing.collect(&family, &source);
+        }
+        self.buffer.push((family, resolved));
+        if self.pending.is_empty() {
+            transformer.sharing.cached = true;
+            self.flush(config, transformer, records)?;
+        }
+        Ok(())
+    }
+
+    fn flush(
+        &mut self,
+        config: &ScraperConfig,
+        transformer: &mut FamilyTransformer,
+        records: &mut Vec<Record>,
+    ) -> ScrapeResult<()> {
+        for (mut family, resolved) in self.buffer.drain(..) {
+            if let Some(t) = resolved {
+                transformer.transform(config, &t, &mut family, records)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Parses `text` in `format` and transforms every family the resolver maps.
 pub fn scrape<'t>(
     text: &'t str,
@@ -67,6 +119,16 @@ pub fn scrape<'t>(
     if text.is_empty() && format == Format::Prometheus {
         return out;
     }
+    let share = &config.share;
+    let collecting = share.is_configured() && (!share.cache || !transformer.sharing.cached);
+    let mut stage = ShareStage {
+        pending: if collecting {
+            share.sources.clone()
+        } else {
+            Vec::new()
+        },
+        buffer: Vec::new(),
+    };
     let records = &mut out.records;
     // first scrape with `use_process_start_time`: families with counters wait for the end of the
     // stream, and the smallest `process_start_time_seconds` decides how they are flushed
@@ -101,10 +163,7 @@ pub fn scrape<'t>(
                 return Ok(());
             }
         }
-        match resolved {
-            Some(t) => transformer.transform(config, &t, &mut family, records),
-            None => Ok(()),
-        }
+        stage.push(family, resolved, config, transformer, records)
     };
     let result = match format {
         Format::Prometheus => prom::parse(text, &mut sink),
@@ -118,14 +177,26 @@ pub fn scrape<'t>(
             (process_start_time, first.agent_start_time),
             (Some(p), Some(a)) if p > a
         );
-        for (mut family, resolved) in held {
-            if let Some(t) = resolved {
-                if let Err(e) = transformer.transform(config, &t, &mut family, &mut out.records) {
-                    out.error = Some(e);
-                    break;
-                }
+        for (family, resolved) in held {
+            if let Err(e) = stage.push(family, resolved, config, transformer, &mut out.records) {
+                out.error = Some(e);
+                break;
             }
         }
+    }
+    // a stream that ended before every source was seen releases what it held
+    if out.error.is_none() && !stage.buffer.is_empty() {
+        if collecting {
+            transformer.sharing.cached = true;
+        }
+        if let Err(e) = stage.flush(config, transformer, &mut out.records) {
+            out.error = Some(e);
+        }
+    } else if out.error.is_none() && collecting {
+        transformer.sharing.cached = true;
+    }
+    if share.is_configured() && !share.cache {
+        transformer.sharing.clear();
     }
     out
 }

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{HistogramOptions, ScraperConfig, TransformKind, Transformer};
 use crate::model::{ErrorKind, Family, MetricType, Sample, ScrapeError, ScrapeResult};
+use crate::share::LabelSharing;
 use crate::tags::{build_label_tags, hostname_for, LabelView, NumberCache};
 use crate::text::{canonical_float, float_error, py_float};
 
@@ -133,6 +134,8 @@ pub struct FamilyTransformer {
     numbers: NumberCache,
     /// Samples handed to a transformer since the last `take_processed` (telemetry).
     processed: usize,
+    /// Labels collected for `share_labels`.
+    pub sharing: LabelSharing,
 }
 
 impl Default for FamilyTransformer {
@@ -147,6 +150,7 @@ impl FamilyTransformer {
             names: HashMap::new(),
             numbers: NumberCache::default(),
             processed: 0,
+            sharing: LabelSharing::default(),
         }
     }
 
@@ -173,6 +177,11 @@ impl FamilyTransformer {
         family: &mut Family<'_>,
         out: &mut Vec<Record>,
     ) -> ScrapeResult<()> {
+        if !self.sharing.is_empty() {
+            for sample in family.samples.iter_mut() {
+                self.sharing.populate(&mut sample.labels);
+            }
+        }
         let names = Self::names(&mut self.names, &transformer.name);
         let names = names.as_ref();
         let decumulate = transformer.kind == TransformKind::Histogram

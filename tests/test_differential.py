@@ -198,6 +198,12 @@ OPTION_SETS = {
     'disable_generic_tags': {'disable_generic_tags': True, 'tags': ['env:prod', 'service']},
     'telemetry': {'telemetry': True, 'exclude_metrics': ['python_info']},
     'use_process_start_time': {'use_process_start_time': True},
+    'share_labels_unconditional': {'share_labels': {'python_info': {'labels': ['implementation', 'major']}}},
+    'share_labels_match': {
+        'share_labels': {'num_request_max': {'match': ['model_name'], 'labels': ['model_name'], 'values': [64]}}
+    },
+    'share_labels_true_late_source': {'share_labels': {'request_failure': True}, 'cache_shared_labels': False},
+    'share_labels_missing_source': {'share_labels': {'not_there': True, 'python_info': True}},
     'use_process_start_time_distributions': {
         'use_process_start_time': True,
         'histogram_buckets_as_distributions': True,
@@ -212,6 +218,30 @@ def test_options_on_emulator_payload(aggregator, datadog_agent, option_set):
     bodies = emulator_bodies(2, openmetrics=False)
     results = run_both(aggregator, datadog_agent, bodies, PROM_CONTENT_TYPE, OPTION_SETS[option_set])
     assert_identical(results)
+
+
+SHARE_BODIES = tuple(
+    (
+        '# TYPE g gauge\ng{pod="p1",x="1"} 1\ng{pod="p2",x="2"} 2\n'
+        f'# TYPE kube_pod_info gauge\nkube_pod_info{{pod="p1",node="n{run}"}} 1\nkube_pod_info{{pod="p2",node="m"}} 0\n'
+        f'# TYPE build_info gauge\nbuild_info{{commit="c{run}"}} 1\n# TYPE h gauge\nh{{pod="p2"}} 3\n'
+    ).encode()
+    for run in range(RUNS)
+)
+SHARE_OPTIONS = {
+    'kube_pod_info': {'match': ['pod'], 'labels': ['node'], 'values': [1]},
+    'build_info': {'labels': ['commit']},
+}
+
+
+@pytest.mark.parametrize('cache', [True, False])
+def test_share_labels_sources_after_their_targets(aggregator, datadog_agent, cache):
+    options = {**CATCH_ALL, 'share_labels': SHARE_OPTIONS, 'cache_shared_labels': cache}
+    results = run_both(aggregator, datadog_agent, SHARE_BODIES, PROM_CONTENT_TYPE, options)
+    assert_identical(results)
+    tags = results[-1][2]['metrics']['nvidia_nim.g'][0].tags
+    run = 0 if cache else RUNS - 1  # the cache keeps what the first scrape collected
+    assert f'commit:c{run}' in tags and f'node:n{run}' in tags
 
 
 def test_connection_refused(aggregator, datadog_agent):

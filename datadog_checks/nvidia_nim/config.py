@@ -29,7 +29,6 @@ SERVICE_CHECK_STATUSES = {'OK': 0, 'WARNING': 1, 'CRITICAL': 2, 'UNKNOWN': 3}
 # Options whose stock behaviour this package does not implement yet: refused with a clear error
 # rather than silently ignored.
 UNSUPPORTED_OPTIONS = {
-    'share_labels': lambda v: bool(v),
     'target_info': lambda v: v is not False,
 }
 
@@ -223,6 +222,52 @@ class MetricResolver:
         return spec.resolve(family_type)
 
 
+def share_label_sources(share_labels: Any) -> list[tuple[str, Any, Any, Any]]:
+    """`share_labels` as (source, labels, match, values) tuples, with the stock validation."""
+    if not isinstance(share_labels, dict):
+        raise TypeError('Setting `share_labels` must be a mapping')
+    sources = []
+    for metric, config in share_labels.items():
+        if config is True:
+            sources.append((metric, None, None, None))
+            continue
+        if not isinstance(config, dict):
+            raise TypeError(f'Metric `{metric}` of setting `share_labels` must be a mapping or set to `true`')
+        values = None
+        if 'values' in config:
+            raw_values = config['values']
+            if not isinstance(raw_values, list):
+                raise TypeError(f'Option `values` for metric `{metric}` of setting `share_labels` must be an array')
+            values = []
+            for i, value in enumerate(raw_values, 1):
+                try:
+                    values.append(int(str(value)))
+                except Exception:
+                    raise TypeError(
+                        f'Entry #{i} of option `values` for metric `{metric}` of '
+                        f'setting `share_labels` must represent an integer'
+                    ) from None
+        options = {}
+        for option_name in ('labels', 'match'):
+            if option_name not in config:
+                continue
+            option = config[option_name]
+            if not isinstance(option, list):
+                raise TypeError(
+                    f'Option `{option_name}` for metric `{metric}` of setting `share_labels` must be an array'
+                )
+            for i, entry in enumerate(option, 1):
+                if not isinstance(entry, str):
+                    raise TypeError(
+                        f'Entry #{i} of option `{option_name}` for metric `{metric}` '
+                        f'of setting `share_labels` must be a string'
+                    )
+            if option:
+                options[option_name] = option
+        sources.append((metric, options.get('labels'), options.get('match'), values))
+    return sources
+
+
 def _string_list(config: Mapping[str, Any], option: str) -> list[str]:
     value = config.get(option, [])
     if not isinstance(value, list):
@@ -267,6 +312,7 @@ class ScraperSettings:
         upper_bound = renames.get('upper_bound', 'upper_bound') if isinstance(renames, dict) else 'upper_bound'
 
         self.resolver = MetricResolver(config)
+        share_labels = share_label_sources(config.get('share_labels', {}))
         self.telemetry = is_affirmative(config.get('telemetry', False))
         self.resolver.telemetry = self.telemetry
 
@@ -362,4 +408,7 @@ class ScraperSettings:
             'collect_counters_with_distributions': counters_with_distributions,
             'collect_histograms_as_distributions': omit_bound_tags,
             'histogram_bound_tag_prefixes': [f'{upper_bound}:', 'lower_bound:'],
+            'share_labels': share_labels,
+            # read without is_affirmative, as the stock check does: any truthy value caches
+            'cache_shared_labels': bool(config.get('cache_shared_labels', True)),
         }
