@@ -119,6 +119,7 @@ fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperConfig> {
             })
             .collect(),
         cache: get_bool(options, "cache_shared_labels", true)?,
+        target_info: get_bool(options, "target_info", false)?,
     };
     Ok(ScraperConfig {
         share,
@@ -200,6 +201,17 @@ impl Resolve for PyResolver<'_, '_> {
                 family.samples.len(),
             ))
             .and_then(|r| self.convert(&r));
+        outcome.map_err(|e| {
+            self.error = Some(e);
+            ScrapeError::value("resolver failed")
+        })
+    }
+
+    fn is_excluded(&mut self, name: &str) -> ScrapeResult<bool> {
+        let outcome = self
+            .callable
+            .call_method1("is_excluded", (name,))
+            .and_then(|r| r.is_truthy());
         outcome.map_err(|e| {
             self.error = Some(e);
             ScrapeError::value("resolver failed")

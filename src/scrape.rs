@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{ScraperConfig, Transformer};
-use crate::model::{Family, MetricType, ScrapeError, ScrapeResult};
-use crate::share::ShareSource;
+use crate::model::{ErrorKind, Family, MetricType, ScrapeError, ScrapeResult};
+use crate::share::{ShareSource, TARGET_INFO};
 use crate::transform::{FamilyTransformer, Record, Resolve};
 use crate::{openmetrics, prom};
 
@@ -58,29 +58,61 @@ pub struct FirstScrape {
 /// once the last source has been collected (or the stream ends) they go out in order.
 struct ShareStage<'t> {
     pending: Vec<(String, ShareSource)>,
-    buffer: Vec<(Family<'t>, Option<Arc<Transformer>>)>,
+    /// Families with their transformer and whether they update the `target_info` labels.
+    buffer: Vec<(Family<'t>, Option<Arc<Transformer>>, bool)>,
+}
+
+/// A family leaving the share stage: `target_info` labels updated, then transformed.
+fn emit_family(
+    mut family: Family<'_>,
+    resolved: Option<Arc<Transformer>>,
+    target_info_update: bool,
+    config: &ScraperConfig,
+    transformer: &mut FamilyTransformer,
+    records: &mut Vec<Record>,
+) -> ScrapeResult<()> {
+    if target_info_update {
+        transformer
+            .sharing
+            .update_target_info(&family)
+            .map_err(|m| ScrapeError::new(ErrorKind::Index, m))?;
+    }
+    match resolved {
+        Some(t) => transformer.transform(config, &t, &mut family, records),
+        None => Ok(()),
+    }
 }
 
 impl<'t> ShareStage<'t> {
     fn push(
         &mut self,
-        mut family: Family<'t>,
+        family: Family<'t>,
         resolved: Option<Arc<Transformer>>,
+        target_info_update: bool,
         config: &ScraperConfig,
         transformer: &mut FamilyTransformer,
         records: &mut Vec<Record>,
     ) -> ScrapeResult<()> {
         if self.pending.is_empty() {
-            return match resolved {
-                Some(t) => transformer.transform(config, &t, &mut family, records),
-                None => Ok(()),
-            };
+            return emit_family(
+                family,
+                resolved,
+                target_info_update,
+                config,
+                transformer,
+                records,
+            );
         }
-        if let Some(i) = self.pending.iter().position(|(n, _)| *n == family.name) {
-            let (_, source) = self.pending.remove(i);
-            transformer.sharing.collect(&family, &source);
-        }
-        self.buffer.push((family, resolved));
+        // every configured source of this name collects from it, once
+        let sharing = &mut transformer.sharing;
+        self.pending.retain(|(name, source)| {
+            let hit = *name == family.name;
+            if hit {
+                sharing.collect(&family, source);
+            }
+            !hit
+        });
+        self.buffer.push((family, resolved, target_info_update));
         if self.pending.is_empty() {
             transformer.sharing.cached = true;
             self.flush(config, transformer, records)?;
@@ -94,10 +126,15 @@ impl<'t> ShareStage<'t> {
         transformer: &mut FamilyTransformer,
         records: &mut Vec<Record>,
     ) -> ScrapeResult<()> {
-        for (mut family, resolved) in self.buffer.drain(..) {
-            if let Some(t) = resolved {
-                transformer.transform(config, &t, &mut family, records)?;
-            }
+        for (family, resolved, target_info_update) in self.buffer.drain(..) {
+            emit_family(
+                family,
+                resolved,
+                target_info_update,
+                config,
+                transformer,
+                records,
+            )?;
         }
         Ok(())
     }
@@ -123,7 +160,7 @@ pub fn scrape<'t>(
     let collecting = share.is_configured() && (!share.cache || !transformer.sharing.cached);
     let mut stage = ShareStage {
         pending: if collecting {
-            share.sources.clone()
+            share.pending_sources()
         } else {
             Vec::new()
         },
@@ -132,7 +169,7 @@ pub fn scrape<'t>(
     let records = &mut out.records;
     // first scrape with `use_process_start_time`: families with counters wait for the end of the
     // stream, and the smallest `process_start_time_seconds` decides how they are flushed
-    let mut held: Vec<(Family<'t>, _)> = Vec::new();
+    let mut held: Vec<(Family<'t>, _, bool)> = Vec::new();
     let mut process_start_time: Option<f64> = None;
     let mut sink = |mut family: Family<'t>| -> Result<(), ScrapeError> {
         if !config.raw_metric_prefix.is_empty() {
@@ -141,6 +178,10 @@ pub fn scrape<'t>(
             }
         }
         let resolved = resolver.resolve(&family)?;
+        // the stock check updates `target_info` labels from a family that is not excluded
+        let target_info_update = share.target_info
+            && family.name == TARGET_INFO
+            && !resolver.is_excluded(&family.name)?;
         if first_scrape.is_some() {
             if family.name == "process_start_time_seconds" {
                 let min =
@@ -159,11 +200,18 @@ pub fn scrape<'t>(
                 family.typ,
                 MetricType::Counter | MetricType::Histogram | MetricType::Summary
             ) {
-                held.push((family, resolved));
+                held.push((family, resolved, target_info_update));
                 return Ok(());
             }
         }
-        stage.push(family, resolved, config, transformer, records)
+        stage.push(
+            family,
+            resolved,
+            target_info_update,
+            config,
+            transformer,
+            records,
+        )
     };
     let result = match format {
         Format::Prometheus => prom::parse(text, &mut sink),
@@ -177,8 +225,16 @@ pub fn scrape<'t>(
             (process_start_time, first.agent_start_time),
             (Some(p), Some(a)) if p > a
         );
-        for (family, resolved) in held {
-            if let Err(e) = stage.push(family, resolved, config, transformer, &mut out.records) {
+        for (family, resolved, update) in held {
+            let pushed = stage.push(
+                family,
+                resolved,
+                update,
+                config,
+                transformer,
+                &mut out.records,
+            );
+            if let Err(e) = pushed {
                 out.error = Some(e);
                 break;
             }

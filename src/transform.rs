@@ -80,6 +80,11 @@ impl TagList {
 /// Decides, for each family (after prefix stripping), which transformer applies, or none.
 pub trait Resolve {
     fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>>;
+
+    /// Whether `exclude_metrics` drops this family (asked only for `target_info`).
+    fn is_excluded(&mut self, _name: &str) -> ScrapeResult<bool> {
+        Ok(false)
+    }
 }
 
 /// A sample that passed the per-sample pipeline.

@@ -244,6 +244,33 @@ def test_share_labels_sources_after_their_targets(aggregator, datadog_agent, cac
     assert f'commit:c{run}' in tags and f'node:n{run}' in tags
 
 
+TARGET_INFO_BODIES = tuple(
+    (
+        f'# TYPE a gauge\na{{x="1"}} 1\n# TYPE target_info gauge\ntarget_info{{zone="z{run}",region="r"}} 1\n'
+        '# TYPE b gauge\nb{x="2"} 2\n'
+    ).encode()
+    for run in range(RUNS)
+)
+
+
+@pytest.mark.parametrize(
+    'options',
+    [
+        {'target_info': True},
+        {'target_info': True, 'share_labels': {'b': {'labels': ['x']}}},
+        {'target_info': True, 'exclude_metrics': ['target_info']},
+        {'target_info': True, 'cache_shared_labels': False},
+    ],
+    ids=['target_info', 'with_share_labels', 'excluded', 'no_cache'],
+)
+def test_target_info(aggregator, datadog_agent, options):
+    results = run_both(aggregator, datadog_agent, TARGET_INFO_BODIES, PROM_CONTENT_TYPE, {**CATCH_ALL, **options})
+    assert_identical(results)
+    assert 'zone:z0' in results[0][2]['metrics']['nvidia_nim.a'][0].tags
+    for _, stock_error, _, _ in results:
+        assert stock_error is None
+
+
 def test_connection_refused(aggregator, datadog_agent):
     with PayloadServer() as server:
         url = server.base_url + '/metrics'

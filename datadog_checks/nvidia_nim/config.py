@@ -26,12 +26,6 @@ TRANSFORMER_TYPES = NATIVE_TYPES + (
 TIME_UNITS = {'microsecond': 1000000, 'millisecond': 1000, 'nanosecond': 1000000000, 'second': 1}
 SERVICE_CHECK_STATUSES = {'OK': 0, 'WARNING': 1, 'CRITICAL': 2, 'UNKNOWN': 3}
 
-# Options whose stock behaviour this package does not implement yet: refused with a clear error
-# rather than silently ignored.
-UNSUPPORTED_OPTIONS = {
-    'target_info': lambda v: v is not False,
-}
-
 
 def default_config() -> dict[str, Any]:
     return {'metrics': [dict(METRIC_MAP)], 'rename_labels': dict(RENAME_LABELS_MAP)}
@@ -202,10 +196,13 @@ class MetricResolver:
         self.input_counts, self.ignored_counts = [], []
         return counts
 
+    def is_excluded(self, name: str) -> bool:
+        return name in self.exclude_exact or (self.exclude_pattern is not None and self.exclude_pattern.search(name))
+
     def __call__(self, name: str, family_type: str, sample_count: int):
         if self.telemetry:
             self.input_counts.append(sample_count)
-        if name in self.exclude_exact or (self.exclude_pattern is not None and self.exclude_pattern.search(name)):
+        if self.is_excluded(name):
             if self.telemetry:
                 self.ignored_counts.append(sample_count)
             return None
@@ -292,10 +289,6 @@ class ScraperSettings:
             raise ConfigurationError('The setting `openmetrics_endpoint` is required')
         self.endpoint = endpoint
 
-        for option, is_set in UNSUPPORTED_OPTIONS.items():
-            if option in config and is_set(config[option]):
-                raise ConfigurationError(f'Setting `{option}` is not supported by this version of the nvidia_nim check')
-
         counters_with_distributions = is_affirmative(config.get('collect_counters_with_distributions', False))
         omit_bound_tags = is_affirmative(config.get('collect_histograms_as_distributions', False))
         if omit_bound_tags:
@@ -312,6 +305,11 @@ class ScraperSettings:
         upper_bound = renames.get('upper_bound', 'upper_bound') if isinstance(renames, dict) else 'upper_bound'
 
         self.resolver = MetricResolver(config)
+        if not isinstance(config.get('share_labels', {}), dict):
+            raise TypeError('Setting `share_labels` must be a mapping')
+        target_info = config.get('target_info', False)
+        if not isinstance(target_info, bool):
+            raise TypeError('Setting `target_info` must be a boolean')
         share_labels = share_label_sources(config.get('share_labels', {}))
         self.telemetry = is_affirmative(config.get('telemetry', False))
         self.resolver.telemetry = self.telemetry
@@ -411,4 +409,5 @@ class ScraperSettings:
             'share_labels': share_labels,
             # read without is_affirmative, as the stock check does: any truthy value caches
             'cache_shared_labels': bool(config.get('cache_shared_labels', True)),
+            'target_info': target_info,
         }
