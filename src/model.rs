@@ -97,13 +97,6 @@ impl<'a> Labels<'a> {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
-
-    /// The labels sorted by name, as `tuple(sorted(labels.items()))`.
-    pub fn sorted(&self) -> Vec<(&str, &str)> {
-        let mut v: Vec<(&str, &str)> = self.iter().collect();
-        v.sort_unstable();
-        v
-    }
 }
 
 /// One exposed sample.
@@ -141,8 +134,6 @@ pub enum ErrorKind {
     Index,
     Key,
     Overflow,
-    /// A limit of this check (body size, line length, series count).
-    Limit,
 }
 
 impl ErrorKind {
@@ -152,7 +143,6 @@ impl ErrorKind {
             ErrorKind::Index => "IndexError",
             ErrorKind::Key => "KeyError",
             ErrorKind::Overflow => "OverflowError",
-            ErrorKind::Limit => "ValueError",
         }
     }
 }

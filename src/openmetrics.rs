@@ -10,7 +10,7 @@ use crate::model::{
 use crate::prom::{last_unquoted, next_unquoted, split_quoted, unquote_unescape};
 use crate::text::{
     float_error, is_escaped, is_label_name, is_legacy_metric_name, parse_sample_value, py_float,
-    py_float_repr, py_repr, py_strip, replace_escaping, Num, PyLines,
+    py_repr, py_strip, replace_escaping, Num, PyLines,
 };
 
 fn invalid_labels(text: &str) -> ScrapeError {
@@ -1022,20 +1022,6 @@ fn check_sample_value(name: &str, typ: &str, sample: &Sample<'_>, line: &str) ->
         }
     }
     Ok(())
-}
-
-/// `floatToGoString`, kept for messages that print canonical numbers.
-#[allow(dead_code)]
-fn float_to_go_string(f: f64) -> String {
-    if f == f64::INFINITY {
-        "+Inf".into()
-    } else if f == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else if f.is_nan() {
-        "NaN".into()
-    } else {
-        py_float_repr(f)
-    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use crate::model::{ErrorKind, Family, Labels, MetricType, Sample, ScrapeError, ScrapeResult};
 use crate::text::{
-    float_error, is_escaped, is_legacy_metric_name, parse_sample_value, py_lstrip, py_repr,
-    py_strip, replace_escaping, Num, PyLines,
+    float_error, is_escaped, is_legacy_metric_name, parse_sample_value, py_lstrip, py_strip,
+    replace_escaping, Num, PyLines,
 };
 
 /// Python's `string.whitespace`, the separators of `# HELP` / `# TYPE` lines.
@@ -395,12 +395,6 @@ pub fn parse<'a>(
         sink(build_family(name, type_word, samples)?)?;
     }
     Ok(())
-}
-
-/// `repr()` of a line, for error messages that quote one.
-#[allow(dead_code)]
-pub(crate) fn quote(s: &str) -> String {
-    py_repr(s)
 }
 
 #[cfg(test)]
