@@ -54,65 +54,64 @@ pub struct FirstScrape {
     pub agent_start_time: Option<f64>,
 }
 
+/// A parsed family on its way to the transformer.
+struct Outgoing<'t> {
+    family: Family<'t>,
+    resolved: Option<Arc<Transformer>>,
+    /// It is a `target_info` family (not excluded) whose labels replace the kept ones.
+    target_info_update: bool,
+}
+
+impl Outgoing<'_> {
+    /// `target_info` labels updated, then the family transformed.
+    fn emit(
+        mut self,
+        config: &ScraperConfig,
+        transformer: &mut FamilyTransformer,
+        records: &mut Vec<Record>,
+    ) -> ScrapeResult<()> {
+        if self.target_info_update {
+            transformer
+                .sharing
+                .update_target_info(&self.family)
+                .map_err(|m| ScrapeError::new(ErrorKind::Index, m))?;
+        }
+        match self.resolved {
+            Some(t) => transformer.transform(config, &t, &mut self.family, records),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The `share_labels` stage: while configured sources are still to be seen, families wait here;
 /// once the last source has been collected (or the stream ends) they go out in order.
 struct ShareStage<'t> {
     pending: Vec<(String, ShareSource)>,
-    /// Families with their transformer and whether they update the `target_info` labels.
-    buffer: Vec<(Family<'t>, Option<Arc<Transformer>>, bool)>,
-}
-
-/// A family leaving the share stage: `target_info` labels updated, then transformed.
-fn emit_family(
-    mut family: Family<'_>,
-    resolved: Option<Arc<Transformer>>,
-    target_info_update: bool,
-    config: &ScraperConfig,
-    transformer: &mut FamilyTransformer,
-    records: &mut Vec<Record>,
-) -> ScrapeResult<()> {
-    if target_info_update {
-        transformer
-            .sharing
-            .update_target_info(&family)
-            .map_err(|m| ScrapeError::new(ErrorKind::Index, m))?;
-    }
-    match resolved {
-        Some(t) => transformer.transform(config, &t, &mut family, records),
-        None => Ok(()),
-    }
+    buffer: Vec<Outgoing<'t>>,
 }
 
 impl<'t> ShareStage<'t> {
     fn push(
         &mut self,
-        family: Family<'t>,
-        resolved: Option<Arc<Transformer>>,
-        target_info_update: bool,
+        outgoing: Outgoing<'t>,
         config: &ScraperConfig,
         transformer: &mut FamilyTransformer,
         records: &mut Vec<Record>,
     ) -> ScrapeResult<()> {
         if self.pending.is_empty() {
-            return emit_family(
-                family,
-                resolved,
-                target_info_update,
-                config,
-                transformer,
-                records,
-            );
+            return outgoing.emit(config, transformer, records);
         }
         // every configured source of this name collects from it, once
         let sharing = &mut transformer.sharing;
+        let family = &outgoing.family;
         self.pending.retain(|(name, source)| {
             let hit = *name == family.name;
             if hit {
-                sharing.collect(&family, source);
+                sharing.collect(family, source);
             }
             !hit
         });
-        self.buffer.push((family, resolved, target_info_update));
+        self.buffer.push(outgoing);
         if self.pending.is_empty() {
             transformer.sharing.cached = true;
             self.flush(config, transformer, records)?;
@@ -126,15 +125,8 @@ impl<'t> ShareStage<'t> {
         transformer: &mut FamilyTransformer,
         records: &mut Vec<Record>,
     ) -> ScrapeResult<()> {
-        for (family, resolved, target_info_update) in self.buffer.drain(..) {
-            emit_family(
-                family,
-                resolved,
-                target_info_update,
-                config,
-                transformer,
-                records,
-            )?;
+        for outgoing in self.buffer.drain(..) {
+            outgoing.emit(config, transformer, records)?;
         }
         Ok(())
     }
@@ -169,7 +161,7 @@ pub fn scrape<'t>(
     let records = &mut out.records;
     // first scrape with `use_process_start_time`: families with counters wait for the end of the
     // stream, and the smallest `process_start_time_seconds` decides how they are flushed
-    let mut held: Vec<(Family<'t>, _, bool)> = Vec::new();
+    let mut held: Vec<Outgoing<'t>> = Vec::new();
     let mut process_start_time: Option<f64> = None;
     let mut sink = |mut family: Family<'t>| -> Result<(), ScrapeError> {
         if !config.raw_metric_prefix.is_empty() {
@@ -182,36 +174,33 @@ pub fn scrape<'t>(
         let target_info_update = share.target_info
             && family.name == TARGET_INFO
             && !resolver.is_excluded(&family.name)?;
-        if first_scrape.is_some() {
-            if family.name == "process_start_time_seconds" {
-                let min =
-                    family
-                        .samples
-                        .iter()
-                        .map(|s| s.value.value)
-                        .reduce(|a, b| if b < a { b } else { a });
-                if let Some(min) = min {
-                    if process_start_time.is_none_or(|p| min < p) {
-                        process_start_time = Some(min);
-                    }
+        let is_counter_family = matches!(
+            family.typ,
+            MetricType::Counter | MetricType::Histogram | MetricType::Summary
+        );
+        if first_scrape.is_some() && family.name == "process_start_time_seconds" {
+            let min =
+                family
+                    .samples
+                    .iter()
+                    .map(|s| s.value.value)
+                    .reduce(|a, b| if b < a { b } else { a });
+            if let Some(min) = min {
+                if process_start_time.is_none_or(|p| min < p) {
+                    process_start_time = Some(min);
                 }
             }
-            if matches!(
-                family.typ,
-                MetricType::Counter | MetricType::Histogram | MetricType::Summary
-            ) {
-                held.push((family, resolved, target_info_update));
-                return Ok(());
-            }
         }
-        stage.push(
+        let outgoing = Outgoing {
             family,
             resolved,
             target_info_update,
-            config,
-            transformer,
-            records,
-        )
+        };
+        if first_scrape.is_some() && is_counter_family {
+            held.push(outgoing);
+            return Ok(());
+        }
+        stage.push(outgoing, config, transformer, records)
     };
     let result = match format {
         Format::Prometheus => prom::parse(text, &mut sink),
@@ -225,16 +214,8 @@ pub fn scrape<'t>(
             (process_start_time, first.agent_start_time),
             (Some(p), Some(a)) if p > a
         );
-        for (family, resolved, update) in held {
-            let pushed = stage.push(
-                family,
-                resolved,
-                update,
-                config,
-                transformer,
-                &mut out.records,
-            );
-            if let Err(e) = pushed {
+        for outgoing in held {
+            if let Err(e) = stage.push(outgoing, config, transformer, &mut out.records) {
                 out.error = Some(e);
                 break;
             }
