@@ -148,8 +148,19 @@ fn main() {
         "{:>6} {:>12} {:>10} {:>9} {:>10} {:>9} {:>12}",
         "models", "format", "bytes", "samples", "ms", "MB/s", "samples/s"
     );
+    // CORE_BENCH_ONLY=<models>[,prometheus|openmetrics] narrows the run (for profiling)
+    let only = std::env::var("CORE_BENCH_ONLY").unwrap_or_default();
+    let mut only = only.split(',');
+    let only_models: Option<usize> = only.next().and_then(|m| m.parse().ok());
+    let only_format = only.next().map(str::to_string);
     for models in [1usize, 10, 100, 500] {
+        if only_models.is_some_and(|m| m != models) {
+            continue;
+        }
         for (openmetrics, label) in [(false, "prometheus"), (true, "openmetrics")] {
+            if only_format.as_deref().is_some_and(|f| f != label) {
+                continue;
+            }
             let body = payload(models, openmetrics);
             let format = if openmetrics {
                 Format::OpenMetrics
@@ -162,7 +173,7 @@ fn main() {
                 .count();
             let mut transformer = FamilyTransformer::new();
             let mut resolver = DefaultMap::new();
-            let rounds = (2_000_000 / body.len()).clamp(5, 500);
+            let rounds = (20_000_000 / body.len()).clamp(10, 500);
             let mut best = f64::INFINITY;
             for _ in 0..rounds {
                 let start = Instant::now();

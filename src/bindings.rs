@@ -244,7 +244,22 @@ pub struct Scraper {
     strings: HashMap<String, Py<PyString>>,
     /// Datadog name → namespaced Python name, or None when `metric_patterns` drops it.
     names: HashMap<String, Option<Py<PyString>>>,
+    /// Python objects of cached series emissions, by slot (see `series`), for the cache
+    /// generation `slots_generation`.
+    slots: Vec<Option<PySlot>>,
+    slots_generation: u64,
     last_processed: usize,
+}
+
+/// The Python objects one series-cache slot submits with: built once, reused every scrape.
+struct PySlot {
+    method: Method,
+    /// The Datadog name (without namespace).
+    name: Py<PyString>,
+    tags: Py<PyList>,
+    hostname: Py<PyString>,
+    /// The namespaced name (None: dropped by `metric_patterns`), once asked for.
+    direct_name: Option<Option<Py<PyString>>>,
 }
 
 impl Scraper {
@@ -296,6 +311,35 @@ impl Scraper {
         Ok(list)
     }
 
+    /// The Python objects of a cached series slot, built the first time the slot is seen.
+    fn slot(&mut self, py: Python<'_>, slot: u32) -> PyResult<&mut PySlot> {
+        let index = slot as usize;
+        if self.slots.len() <= index {
+            self.slots.resize_with(index + 1, || None);
+        }
+        if self.slots.get(index).is_some_and(Option::is_none) {
+            let emission = self
+                .transformer
+                .emission(slot)
+                .cloned()
+                .ok_or_else(|| PyRuntimeError::new_err("series slot missing"))?;
+            let built = PySlot {
+                method: emission.method,
+                tags: self.tag_list(py, &emission.tags)?.unbind(),
+                hostname: self.py_str(py, &emission.hostname).unbind(),
+                name: PyString::new(py, &emission.name).unbind(),
+                direct_name: None,
+            };
+            if let Some(entry) = self.slots.get_mut(index) {
+                *entry = Some(built);
+            }
+        }
+        self.slots
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| PyRuntimeError::new_err("series slot missing"))
+    }
+
     /// Submits a metric record straight to the aggregator; false when it is not a metric record.
     fn submit_direct<'py>(
         &mut self,
@@ -304,17 +348,44 @@ impl Scraper {
         record: &Record,
         flush: Option<bool>,
     ) -> PyResult<bool> {
-        let Record::Metric {
-            method,
-            name,
-            value,
-            tags,
-            hostname,
-        } = record
-        else {
-            return Ok(false);
+        let (method, full_name, value, tags, hostname) = match record {
+            Record::Cached { slot, value } => {
+                let entry = self.slot(py, *slot)?;
+                let known = entry
+                    .direct_name
+                    .as_ref()
+                    .map(|n| n.as_ref().map(|n| n.bind(py).clone()));
+                let (method, tags, hostname) = (
+                    entry.method,
+                    entry.tags.bind(py).clone(),
+                    entry.hostname.bind(py).clone(),
+                );
+                let full_name = match known {
+                    Some(n) => n,
+                    None => {
+                        let raw = entry.name.bind(py).to_str()?.to_owned();
+                        let full = self.namespaced(py, direct, &raw)?;
+                        self.slot(py, *slot)?.direct_name =
+                            Some(full.as_ref().map(|n| n.clone().unbind()));
+                        full
+                    }
+                };
+                (method, full_name, *value, tags, hostname)
+            }
+            Record::Metric {
+                method,
+                name,
+                value,
+                tags,
+                hostname,
+            } => {
+                let full_name = self.namespaced(py, direct, name)?;
+                let tags = self.tag_list(py, tags)?;
+                (*method, full_name, *value, tags, self.py_str(py, hostname))
+            }
+            _ => return Ok(false),
         };
-        let Some(full_name) = self.namespaced(py, direct, name)? else {
+        let Some(full_name) = full_name else {
             return Ok(true);
         };
         let (code, flush) = match method {
@@ -325,14 +396,12 @@ impl Scraper {
                 flush.unwrap_or(direct.flush_first_value),
             ),
         };
-        let tags = self.tag_list(py, tags)?;
-        let hostname = self.py_str(py, hostname);
         direct.submit_metric.call1((
             direct.check,
             direct.check_id,
             code,
             full_name,
-            *value,
+            value,
             tags,
             hostname,
             flush,
@@ -346,7 +415,25 @@ impl Scraper {
         record: &Record,
         flush: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let code = |method: Method| match method {
+            Method::Gauge => REC_GAUGE,
+            Method::Rate => REC_RATE,
+            Method::MonotonicCount => REC_MONOTONIC_COUNT,
+        };
         Ok(match record {
+            Record::Cached { slot, value } => {
+                let entry = self.slot(py, *slot)?;
+                (
+                    code(entry.method),
+                    entry.name.bind(py).clone(),
+                    *value,
+                    entry.tags.bind(py).clone(),
+                    entry.hostname.bind(py).clone(),
+                    flush,
+                )
+                    .into_pyobject(py)?
+                    .into_any()
+            }
             Record::Metric {
                 method,
                 name,
@@ -354,14 +441,9 @@ impl Scraper {
                 tags,
                 hostname,
             } => {
-                let code = match method {
-                    Method::Gauge => REC_GAUGE,
-                    Method::Rate => REC_RATE,
-                    Method::MonotonicCount => REC_MONOTONIC_COUNT,
-                };
                 let tags = self.tag_list(py, tags)?;
                 let hostname = self.py_str(py, hostname);
-                (code, name.as_ref(), *value, tags, hostname, flush)
+                (code(*method), name.as_ref(), *value, tags, hostname, flush)
                     .into_pyobject(py)?
                     .into_any()
             }
@@ -422,6 +504,8 @@ impl Scraper {
                 static_tags,
                 strings: HashMap::new(),
                 names: HashMap::new(),
+                slots: Vec::new(),
+                slots_generation: 0,
                 last_processed: 0,
             })
         })
@@ -459,6 +543,11 @@ impl Scraper {
         agent_start_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)> {
         catch("parsing a scrape", || {
+            // slots of an older cache generation no longer match what the core emits
+            if self.slots_generation != self.transformer.series.generation {
+                self.slots.clear();
+                self.slots_generation = self.transformer.series.generation;
+            }
             let text = decode_utf8(body);
             let format = choose_format(content_type, use_latest_spec);
             let mut py_resolver = PyResolver {

@@ -7,6 +7,7 @@ pub mod model;
 pub mod openmetrics;
 pub mod prom;
 pub mod scrape;
+pub mod series;
 pub mod share;
 pub mod tags;
 pub mod text;

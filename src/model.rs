@@ -103,11 +103,41 @@ impl<'a> Labels<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample<'a> {
     pub name: Cow<'a, str>,
+    /// The labels, once parsed (see `pending`).
     pub labels: Labels<'a>,
+    /// The label block as exposed (between the braces; empty without one): with the sample name,
+    /// it identifies the series from one scrape to the next.
+    pub label_text: &'a str,
+    /// The Prometheus parser validates the label block but leaves it unparsed, so that a series
+    /// seen in an earlier scrape costs no label parsing; `ensure_labels` parses it.
+    pub pending: bool,
     pub value: Num,
     /// Parsed and validated like the stock parsers do, then only used for OpenMetrics grouping.
     pub timestamp: Option<Timestamp>,
     pub has_exemplar: bool,
+}
+
+impl<'a> Sample<'a> {
+    /// A sample whose labels are already parsed.
+    pub fn parsed(name: Cow<'a, str>, labels: Labels<'a>, label_text: &'a str, value: Num) -> Self {
+        Sample {
+            name,
+            labels,
+            label_text,
+            pending: false,
+            value,
+            timestamp: None,
+            has_exemplar: false,
+        }
+    }
+
+    /// Parses a pending label block (validated by the parser, so this cannot fail).
+    pub fn ensure_labels(&mut self) {
+        if self.pending {
+            self.labels = crate::prom::validated_labels(self.label_text);
+            self.pending = false;
+        }
+    }
 }
 
 /// An OpenMetrics timestamp, compared the way the stock parser compares them.
@@ -125,6 +155,15 @@ pub struct Family<'a> {
     pub name: Cow<'a, str>,
     pub typ: MetricType,
     pub samples: Vec<Sample<'a>>,
+}
+
+impl Family<'_> {
+    /// Parses every pending label block of the family.
+    pub fn ensure_labels(&mut self) {
+        for sample in self.samples.iter_mut() {
+            sample.ensure_labels();
+        }
+    }
 }
 
 /// The Python exception class a failed scrape raises in the stock check.

@@ -10,7 +10,7 @@ use crate::model::{
 use crate::prom::{last_unquoted, next_unquoted, split_quoted, unquote_unescape};
 use crate::text::{
     float_error, is_escaped, is_label_name, is_legacy_metric_name, parse_sample_value, py_float,
-    py_repr, py_strip, replace_escaping, Num, PyLines,
+    py_repr, py_strip, replace_escaping, Lines, Num,
 };
 
 fn invalid_labels(text: &str) -> ScrapeError {
@@ -459,6 +459,8 @@ fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
         return Ok(Sample {
             name: Cow::Borrowed(&text[..name_end]),
             labels: Labels::new(),
+            label_text: "",
+            pending: false,
             value,
             timestamp,
             has_exemplar,
@@ -466,7 +468,7 @@ fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
     }
     let label_start = label_start.unwrap_or(0);
     let name = &text[..label_start];
-    let (labels, remaining_start) = if !text.contains(SEPARATOR) {
+    let (labels, label_text, remaining_start) = if !text.contains(SEPARATOR) {
         let label_end = text
             .rfind('}')
             .ok_or_else(|| ScrapeError::value("substring not found"))?;
@@ -475,16 +477,22 @@ fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
         } else {
             ""
         };
-        (parse_labels_fast(label_text)?, label_end + 2)
+        (parse_labels_fast(label_text)?, label_text, label_end + 2)
     } else {
         let (labels, consumed) = parse_labels_state_machine(&text[label_start + 1..])?;
-        (labels, label_start + consumed + 2)
+        // the block through its closing brace (the series key only needs to determine the labels)
+        let block = text
+            .get(label_start + 1..label_start + 1 + consumed)
+            .unwrap_or("");
+        (labels, block, label_start + consumed + 2)
     };
     let remaining = text.get(remaining_start..).unwrap_or("");
     let (value, timestamp, has_exemplar) = parse_remaining_text(remaining)?;
     Ok(Sample {
         name: Cow::Borrowed(name),
         labels,
+        label_text,
+        pending: false,
         value,
         timestamp,
         has_exemplar,
@@ -777,12 +785,14 @@ pub fn parse<'a>(
     let mut eof = false;
     let mut seen_names: HashSet<String> = HashSet::new();
 
-    for line in PyLines::new(text) {
+    for (number, line) in Lines::new(text).enumerate() {
         if line.is_empty() {
-            return Err(ScrapeError::new(
-                ErrorKind::Index,
-                "string index out of range",
-            ));
+            // Deliberate fix: the stock parser fails here with a bare IndexError
+            // ("string index out of range").
+            return Err(ScrapeError::value(format!(
+                "Invalid OpenMetrics exposition: blank line at line {}",
+                number + 1
+            )));
         }
         if eof {
             return Err(ScrapeError::value(format!(
@@ -1054,9 +1064,14 @@ mod tests {
     }
 
     #[test]
-    fn blank_line_is_index_error() {
+    fn blank_line_is_a_clear_error() {
         let (_, e) = run("# TYPE g gauge\n\ng 1\n# EOF\n");
-        assert_eq!(e.unwrap().kind, ErrorKind::Index);
+        let e = e.unwrap();
+        assert_eq!(e.kind, ErrorKind::Value);
+        assert_eq!(
+            e.message,
+            "Invalid OpenMetrics exposition: blank line at line 2"
+        );
     }
 
     #[test]

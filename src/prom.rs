@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use crate::model::{ErrorKind, Family, Labels, MetricType, Sample, ScrapeError, ScrapeResult};
 use crate::text::{
-    float_error, is_escaped, is_legacy_metric_name, parse_sample_value, py_lstrip, py_strip,
-    replace_escaping, Num, PyLines,
+    find_byte, float_error, is_escaped, is_legacy_metric_name, parse_sample_value, py_lstrip,
+    py_strip, replace_escaping, rfind_byte, Lines, Num,
 };
 
 /// Python's `string.whitespace`, the separators of `# HELP` / `# TYPE` lines.
@@ -120,24 +120,26 @@ fn char_slice(s: &str, start: usize, end: usize) -> &str {
 }
 
 /// The patched `_parse_labels` (prometheus_client 0.21.1): lenient about everything except a
-/// missing `=` or quote. Errors are `ValueError`s, which make the caller fall back.
-fn parse_labels(labels_string: &str) -> Result<Labels<'_>, ()> {
-    let mut labels = Labels::new();
-    if !labels_string.contains('=') {
-        return Ok(labels);
+/// missing `=` or quote, which is an error (the caller then falls back). Each label goes to
+/// `on_label` as (name, raw value) in exposition order; the value is still escaped.
+fn scan_labels<'t>(
+    labels_string: &'t str,
+    on_label: &mut impl FnMut(&'t str, &'t str),
+) -> Result<(), ()> {
+    if find_byte(labels_string.as_bytes(), b'=').is_none() {
+        return Ok(());
     }
-    let escaping = labels_string.contains('\\');
     let mut sub = labels_string;
     while !sub.is_empty() {
-        let value_start = sub.find('=').ok_or(())?;
+        let value_start = find_byte(sub.as_bytes(), b'=').ok_or(())?;
         let label_name = &sub[..value_start];
         sub = py_lstrip(&sub[value_start + 1..]);
-        let quote_start = sub.find('"').ok_or(())? + 1;
+        let quote_start = find_byte(sub.as_bytes(), b'"').ok_or(())? + 1;
         let value_substr = &sub[quote_start..];
         let vb = value_substr.as_bytes();
         let mut i = 0;
         while i < vb.len() {
-            i = match value_substr[i..].find('"') {
+            i = match vb.get(i..).and_then(|rest| find_byte(rest, b'"')) {
                 Some(p) => i + p,
                 None => return Err(()),
             };
@@ -160,16 +162,27 @@ fn parse_labels(labels_string: &str) -> Result<Labels<'_>, ()> {
             let rest = &sub[char_offset(sub, quote_end_chars + 1)..];
             (raw, rest)
         };
-        let value = if escaping && raw_value.contains('\\') {
+        on_label(py_strip(label_name), raw_value);
+        let next_comma = find_byte(rest.as_bytes(), b',').map_or(0, |p| p + 1);
+        sub = py_lstrip(&rest[next_comma..]);
+    }
+    Ok(())
+}
+
+/// The labels of a block `scan_labels` accepted: unescaped, a repeated name replacing the value
+/// in place (a Python dict).
+pub(crate) fn validated_labels(labels_string: &str) -> Labels<'_> {
+    let mut labels = Labels::new();
+    // a block that fails here was never accepted by the parser; it yields what was read
+    let _ = scan_labels(labels_string, &mut |name, raw_value| {
+        let value = if raw_value.contains('\\') {
             Cow::Owned(replace_escaping(raw_value))
         } else {
             Cow::Borrowed(raw_value)
         };
-        labels.set(Cow::Borrowed(py_strip(label_name)), value);
-        let next_comma = rest.find(',').map_or(0, |p| p + 1);
-        sub = py_lstrip(&rest[next_comma..]);
-    }
-    Ok(labels)
+        labels.set(Cow::Borrowed(name), value);
+    });
+    labels
 }
 
 /// Parses one value token the stock way, as an `int` then a `float`.
@@ -177,9 +190,52 @@ fn parse_value(token: &str) -> ScrapeResult<Num> {
     parse_sample_value(token).map_err(ScrapeError::value)
 }
 
+/// The common value text ` <decimal>` (one space, then digits with an optional fraction and
+/// exponent, nothing after), read without the general tokenizer. `None` for anything else.
+#[inline]
+fn simple_value(s: &str) -> Option<Num> {
+    let t = s.strip_prefix(' ')?;
+    let b = t.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |b: &[u8], mut i: usize| -> Option<usize> {
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i > start).then_some(i)
+    };
+    i = digits(b, i)?;
+    let mut is_int = true;
+    if b.get(i) == Some(&b'.') {
+        i = digits(b, i + 1)?;
+        is_int = false;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(b, i)?;
+        is_int = false;
+    }
+    if i != b.len() {
+        return None;
+    }
+    // `+ 0.0`: an int has no sign of zero (int("-0") is 0)
+    let value = t.parse::<f64>().ok()? + if is_int { 0.0 } else { -0.0 };
+    Some(Num {
+        value,
+        is_int,
+        overflow: is_int && value.is_infinite(),
+    })
+}
+
 /// `_parse_value_and_timestamp`: the first token is the value, the last (when there are two or
 /// more) the timestamp in milliseconds; tokens in between are ignored.
 pub(crate) fn parse_value_and_timestamp(s: &str) -> ScrapeResult<(Num, Option<f64>)> {
+    if let Some(value) = simple_value(s) {
+        return Ok((value, None));
+    }
     let s = py_lstrip(s);
     let sep = if s.contains(' ') { ' ' } else { '\t' };
     let mut first: Option<&str> = None;
@@ -226,8 +282,11 @@ pub(crate) fn parse_value_and_timestamp(s: &str) -> ScrapeResult<(Num, Option<f6
 
 /// The patched `_parse_sample`: a label block from the first `{` to the last `}`; when anything
 /// in it fails, the line is read again as `name value [timestamp]`, split at the first space.
+/// The label block is validated here and parsed later, when needed (`Sample::ensure_labels`).
 fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
-    if let (Some(label_start), Some(label_end)) = (text.find('{'), text.rfind('}')) {
+    let bytes = text.as_bytes();
+    if let (Some(label_start), Some(label_end)) = (find_byte(bytes, b'{'), rfind_byte(bytes, b'}'))
+    {
         let name = py_strip(&text[..label_start]);
         let label_text = if label_start < label_end {
             &text[label_start + 1..label_end]
@@ -236,14 +295,11 @@ fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
         };
         match parse_value_and_timestamp(&text[label_end + 1..]) {
             Ok((value, _ts)) => {
-                if let Ok(labels) = parse_labels(label_text) {
-                    return Ok(Sample {
-                        name: Cow::Borrowed(name),
-                        labels,
-                        value,
-                        timestamp: None,
-                        has_exemplar: false,
-                    });
+                if scan_labels(label_text, &mut |_, _| {}).is_ok() {
+                    let mut sample =
+                        Sample::parsed(Cow::Borrowed(name), Labels::new(), label_text, value);
+                    sample.pending = true;
+                    return Ok(sample);
                 }
             }
             Err(e) if e.kind != ErrorKind::Value => return Err(e),
@@ -255,13 +311,12 @@ fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
         .find(sep)
         .ok_or_else(|| ScrapeError::value("substring not found"))?;
     let (value, _ts) = parse_value_and_timestamp(&text[name_end..])?;
-    Ok(Sample {
-        name: Cow::Borrowed(&text[..name_end]),
-        labels: Labels::new(),
+    Ok(Sample::parsed(
+        Cow::Borrowed(&text[..name_end]),
+        Labels::new(),
+        "",
         value,
-        timestamp: None,
-        has_exemplar: false,
-    })
+    ))
 }
 
 /// The sample names a family accepts: its name followed by one of these suffixes.
@@ -316,7 +371,7 @@ pub fn parse<'a>(
     let mut allowed_base: Cow<'a, str> = Cow::Borrowed("");
     let mut allowed: &'static [&'static str] = &[];
 
-    for raw_line in PyLines::new(text) {
+    for raw_line in Lines::new(text) {
         let line = py_strip(raw_line);
         if line.starts_with('#') {
             let parts = split_quoted(line, ASCII_WS, 3);
@@ -403,7 +458,8 @@ mod tests {
 
     fn families(text: &str) -> (Vec<Family<'_>>, Option<ScrapeError>) {
         let mut out = Vec::new();
-        let err = parse(text, &mut |f| {
+        let err = parse(text, &mut |mut f| {
+            f.ensure_labels();
             out.push(f);
             Ok(())
         })

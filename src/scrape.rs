@@ -169,6 +169,10 @@ pub fn scrape<'t>(
                 family.name = Cow::Owned(stripped.to_string());
             }
         }
+        if share.is_configured() {
+            // shared labels are collected from, and added to, parsed labels
+            family.ensure_labels();
+        }
         let resolved = resolver.resolve(&family)?;
         // the stock check updates `target_info` labels from a family that is not excluded
         let target_info_update = share.target_info
@@ -235,5 +239,6 @@ pub fn scrape<'t>(
     if share.is_configured() && !share.cache {
         transformer.sharing.clear();
     }
+    transformer.end_scrape();
     out
 }

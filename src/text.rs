@@ -70,63 +70,87 @@ pub fn py_rstrip(s: &str) -> &str {
     &s[..end]
 }
 
-/// `str.splitlines()` (without `keepends`): breaks on `\n`, `\r`, `\r\n`, `\v`, `\f`, `\x1c`,
-/// `\x1d`, `\x1e`, `\x85`, `\u2028` and `\u2029`. A trailing line break does not add an empty line.
-pub struct PyLines<'a> {
-    text: &'a str,
-    pos: usize,
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Index of the first `needle` byte in `hay`, eight bytes at a time (the standard library's
+/// `str::find(char)` costs a `memcmp` call per candidate, which dominates on short lines).
+#[inline]
+pub fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    let pattern = LO.wrapping_mul(u64::from(needle));
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // the lowest set bit marks the first zero byte (higher ones may be false positives)
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| offset + p)
 }
 
-impl<'a> PyLines<'a> {
+/// Index of the last `needle` byte in `hay`.
+#[inline]
+pub fn rfind_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    hay.iter().rposition(|&b| b == needle)
+}
+
+/// The lines of an exposition: breaks are `\n`, `\r\n` and `\r`, as for the stock check, but
+/// not the other characters Python's `str.splitlines()` also breaks at (`\v`, `\f`, `\x1c`–`\x1e`,
+/// `\x85`, U+2028, U+2029): those are ordinary characters of a label value or HELP text (a
+/// deliberate fix; the stock check cuts the line there). A trailing break adds no empty line.
+pub struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+    /// The body has a `\r` somewhere; without one the scan looks for `\n` alone.
+    has_cr: bool,
+}
+
+impl<'a> Lines<'a> {
     pub fn new(text: &'a str) -> Self {
-        PyLines { text, pos: 0 }
+        Lines {
+            text,
+            pos: 0,
+            has_cr: text.as_bytes().contains(&b'\r'),
+        }
     }
 }
 
-impl<'a> Iterator for PyLines<'a> {
+impl<'a> Iterator for Lines<'a> {
     type Item = &'a str;
 
     #[inline]
     fn next(&mut self) -> Option<&'a str> {
-        let bytes = self.text.as_bytes();
         let start = self.pos;
-        if start >= bytes.len() {
-            return None;
-        }
-        let mut i = start;
-        while i < bytes.len() {
-            let b = bytes[i];
-            // Fast skip of ordinary bytes: every line-break byte is below 0x20 or a UTF-8 lead byte
-            // 0xC2 / 0xE2.
-            if b >= 0x20 && b != 0xc2 && b != 0xe2 {
-                i += 1;
-                continue;
-            }
-            let brk = match b {
-                b'\n' | 0x0b | 0x0c | 0x1c | 0x1d | 0x1e => Some(1),
-                b'\r' => {
-                    if bytes.get(i + 1) == Some(&b'\n') {
-                        Some(2)
-                    } else {
-                        Some(1)
-                    }
-                }
-                0xc2 if bytes.get(i + 1) == Some(&0x85) => Some(2),
-                0xe2 if bytes.get(i + 1) == Some(&0x80)
-                    && matches!(bytes.get(i + 2), Some(&0xa8) | Some(&0xa9)) =>
+        let rest = self.text.get(start..).filter(|r| !r.is_empty())?;
+        let (end, next) = if self.has_cr {
+            match rest.find(['\n', '\r']) {
+                Some(i)
+                    if rest.as_bytes().get(i) == Some(&b'\r')
+                        && rest.as_bytes().get(i + 1) == Some(&b'\n') =>
                 {
-                    Some(3)
+                    (start + i, start + i + 2)
                 }
-                _ => None,
-            };
-            if let Some(len) = brk {
-                self.pos = i + len;
-                return Some(&self.text[start..i]);
+                Some(i) => (start + i, start + i + 1),
+                None => (self.text.len(), self.text.len()),
             }
-            i += 1;
-        }
-        self.pos = bytes.len();
-        Some(&self.text[start..])
+        } else {
+            match find_byte(rest.as_bytes(), b'\n') {
+                Some(i) => (start + i, start + i + 1),
+                None => (self.text.len(), self.text.len()),
+            }
+        };
+        self.pos = next;
+        self.text.get(start..end)
     }
 }
 
@@ -253,7 +277,8 @@ fn py_int_as_float(s: &str) -> Option<(f64, bool)> {
     if !is_py_int_literal(t) {
         return None;
     }
-    let v = parse_checked_float(t);
+    // an int has no sign of zero: int("-0") is 0
+    let v = parse_checked_float(t) + 0.0;
     Some((v, v.is_infinite()))
 }
 
@@ -570,12 +595,32 @@ mod tests {
     }
 
     #[test]
-    fn splitlines_like_python() {
-        let text = "a\nb\r\nc\rd\u{2028}e\u{85}f\x1cg\n";
-        let lines: Vec<&str> = PyLines::new(text).collect();
-        assert_eq!(lines, ["a", "b", "c", "d", "e", "f", "g"]);
-        let lines: Vec<&str> = PyLines::new("\n\nx").collect();
+    fn lines_break_at_newline_and_carriage_return_only() {
+        let text = "a\nb\r\nc\rd\u{2028}e\u{85}f\x1cg\x0bh\n";
+        let lines: Vec<&str> = Lines::new(text).collect();
+        assert_eq!(lines, ["a", "b", "c", "d\u{2028}e\u{85}f\x1cg\x0bh"]);
+        let lines: Vec<&str> = Lines::new("\n\nx").collect();
         assert_eq!(lines, ["", "", "x"]);
+        let lines: Vec<&str> = Lines::new("x\r\n\r\ny\r").collect();
+        assert_eq!(lines, ["x", "", "y"]);
+        assert_eq!(Lines::new("").count(), 0);
+    }
+
+    #[test]
+    fn byte_search_finds_the_first_and_last() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut hay = vec![b'a'; len];
+                hay[at] = b'{';
+                if at + 3 < len {
+                    hay[at + 3] = b'{';
+                }
+                assert_eq!(find_byte(&hay, b'{'), Some(at), "len {len} at {at}");
+                assert_eq!(find_byte(&hay, 0x80 | b'{'), None);
+            }
+            assert_eq!(find_byte(&vec![0xff; len], 0x7f), None);
+        }
+        assert_eq!(rfind_byte(b"a}b}c", b'}'), Some(3));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{HistogramOptions, ScraperConfig, TransformKind, Transformer};
 use crate::model::{ErrorKind, Family, MetricType, Sample, ScrapeError, ScrapeResult};
+use crate::series::{Emission, SeriesCache, ValueOp};
 use crate::share::LabelSharing;
 use crate::tags::{build_label_tags, hostname_for, LabelView, NumberCache};
 use crate::text::{canonical_float, float_error, py_float};
@@ -26,9 +27,12 @@ pub enum Record {
         method: Method,
         name: Arc<str>,
         value: f64,
-        tags: TagList,
-        hostname: String,
+        tags: Arc<TagList>,
+        hostname: Arc<str>,
     },
+    /// A metric of a cached series: its method, name, tags and hostname are the emission in
+    /// `slot` of the transformer's series cache (`FamilyTransformer::emission`).
+    Cached { slot: u32, value: f64 },
     /// `submit_histogram_bucket` (distribution mode).
     Bucket {
         name: Arc<str>,
@@ -141,6 +145,7 @@ pub struct FamilyTransformer {
     processed: usize,
     /// Labels collected for `share_labels`.
     pub sharing: LabelSharing,
+    pub series: SeriesCache,
 }
 
 impl Default for FamilyTransformer {
@@ -156,6 +161,7 @@ impl FamilyTransformer {
             numbers: NumberCache::default(),
             processed: 0,
             sharing: LabelSharing::default(),
+            series: SeriesCache::default(),
         }
     }
 
@@ -184,6 +190,7 @@ impl FamilyTransformer {
     ) -> ScrapeResult<()> {
         if !self.sharing.is_empty() {
             for sample in family.samples.iter_mut() {
+                sample.ensure_labels();
                 self.sharing.populate(&mut sample.labels);
             }
         }
@@ -192,6 +199,7 @@ impl FamilyTransformer {
         let decumulate = transformer.kind == TransformKind::Histogram
             && (config.histogram.non_cumulative || config.histogram.distributions);
         if decumulate {
+            family.ensure_labels();
             let mut prepared = Vec::with_capacity(family.samples.len());
             for sample in family.samples.iter() {
                 if let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? {
@@ -208,16 +216,120 @@ impl FamilyTransformer {
                 transformer.kind,
                 TransformKind::Counter | TransformKind::CounterGauge
             );
-        for sample in family.samples.iter() {
+        // Series are cached unless shared labels can change their tags from scrape to scrape,
+        // or the transformer's output depends on more than the value.
+        let cacheable = !config.share.is_configured()
+            && !matches!(
+                transformer.kind,
+                TransformKind::ServiceCheck(_) | TransformKind::Metadata(_)
+            );
+        let scope = cacheable.then(|| {
+            self.series.scope(format!(
+                "{}\0{:?}\0{}\0{}",
+                family.typ.as_str(),
+                transformer.kind,
+                transformer.name,
+                family.name
+            ))
+        });
+        let now = now_seconds();
+        for sample in family.samples.iter_mut() {
             if skip_created && sample.name.ends_with("_created") {
                 continue;
             }
-            if let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? {
-                self.processed += 1;
-                emit(config, transformer, names, &family.name, p, out)?;
+            // the value checks come first, as in the stock pipeline
+            if sample.value.overflow {
+                return Err(overflow_error());
+            }
+            let value = sample.value.value;
+            if !value.is_finite() {
+                continue;
+            }
+            if let Some(scope) = scope {
+                if let Some(entry) = self.series.get(scope, &sample.name, sample.label_text) {
+                    self.processed += usize::from(entry.processed);
+                    let value = apply(entry.op, value, now);
+                    for slot in entry.first_slot..entry.first_slot + u32::from(entry.count) {
+                        out.push(Record::Cached { slot, value });
+                    }
+                    continue;
+                }
+            }
+            sample.ensure_labels();
+            let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? else {
+                if let Some(scope) = scope {
+                    let (name, labels) = (&sample.name, sample.label_text);
+                    self.series
+                        .insert(scope, name, labels, false, ValueOp::Same, &[]);
+                }
+                continue;
+            };
+            self.processed += 1;
+            let Some((op, planned)) = plan(config, transformer, names, &family.name, &p)? else {
+                emit_other(transformer, names, p, out)?;
+                continue;
+            };
+            let tags = Arc::new(TagList {
+                labels: p.tags,
+                with_static: true,
+                suffix: None,
+            });
+            let hostname: Arc<str> = Arc::from(p.hostname);
+            let emissions: Vec<Emission> = planned
+                .into_iter()
+                .map(|(method, name)| Emission {
+                    method,
+                    name: name.clone(),
+                    tags: tags.clone(),
+                    hostname: hostname.clone(),
+                })
+                .collect();
+            let value = apply(op, value, now);
+            let first_slot = scope.and_then(|scope| {
+                let (name, labels) = (&sample.name, sample.label_text);
+                self.series
+                    .insert(scope, name, labels, true, op, &emissions)
+            });
+            for (i, e) in emissions.into_iter().enumerate() {
+                out.push(match first_slot {
+                    Some(first) => Record::Cached {
+                        slot: first + i as u32,
+                        value,
+                    },
+                    None => Record::Metric {
+                        method: e.method,
+                        name: e.name,
+                        value,
+                        tags: e.tags,
+                        hostname: e.hostname,
+                    },
+                });
             }
         }
         Ok(())
+    }
+
+    /// The method, name, tags and hostname of a `Record::Cached` slot.
+    pub fn emission(&self, slot: u32) -> Option<&Emission> {
+        self.series.emission(slot)
+    }
+
+    /// Ends a scrape (the series cache drops what went stale).
+    pub fn end_scrape(&mut self) {
+        self.series.end_scrape();
+    }
+}
+
+fn overflow_error() -> ScrapeError {
+    ScrapeError::new(ErrorKind::Overflow, "int too large to convert to float")
+}
+
+#[inline]
+fn apply(op: ValueOp, value: f64, now: f64) -> f64 {
+    match op {
+        ValueOp::Same => value,
+        ValueOp::Elapsed => now - value,
+        ValueOp::Percent(scale) => value / scale * 100.0,
     }
 }
 
@@ -229,10 +341,7 @@ fn prepare<'s, 'a>(
     numbers: &mut NumberCache,
 ) -> ScrapeResult<Option<Prepared<'s, 'a>>> {
     if sample.value.overflow {
-        return Err(ScrapeError::new(
-            ErrorKind::Overflow,
-            "int too large to convert to float",
-        ));
+        return Err(overflow_error());
     }
     let v = sample.value.value;
     if v.is_nan() || v.is_infinite() {
@@ -262,12 +371,12 @@ fn metric(
         method,
         name: name.clone(),
         value,
-        tags: TagList {
+        tags: Arc::new(TagList {
             labels: tags,
             with_static: true,
             suffix: None,
-        },
-        hostname,
+        }),
+        hostname: Arc::from(hostname),
     }
 }
 
@@ -286,56 +395,65 @@ fn sum_or_count<'n>(names: &'n Names, sample_name: &str) -> Option<&'n Arc<str>>
     }
 }
 
-/// The per-type transformers, one prepared sample at a time.
-fn emit(
+/// The metrics the per-type transformer makes of one prepared sample: how their value follows
+/// from the sample value, and their (method, name): none, one, or two (`counter_gauge`). `None`
+/// for the transformers whose output is not a metric (`service_check`, `metadata`).
+#[allow(clippy::type_complexity)]
+fn plan<'n>(
     config: &ScraperConfig,
     transformer: &Transformer,
-    names: &Names,
+    names: &'n Names,
     family_name: &str,
-    p: Prepared<'_, '_>,
-    out: &mut Vec<Record>,
-) -> ScrapeResult<()> {
+    p: &Prepared<'_, '_>,
+) -> ScrapeResult<Option<(ValueOp, Vec<(Method, &'n Arc<str>)>)>> {
     use Method::*;
-    let value = p.sample.value.value;
+    use ValueOp::Same;
     let sample_name: &str = &p.sample.name;
-    // the metric this sample becomes, if any
-    let (method, name, value) = match &transformer.kind {
-        TransformKind::Gauge => (Gauge, &names.base, value),
-        TransformKind::Counter => (MonotonicCount, &names.count, value),
+    let one = |op, method, name| Ok(Some((op, vec![(method, name)])));
+    let none = || Ok(Some((Same, Vec::new())));
+    match &transformer.kind {
+        TransformKind::Gauge => one(Same, Gauge, &names.base),
+        TransformKind::Counter => one(Same, MonotonicCount, &names.count),
         TransformKind::Histogram => {
             if let Some(name) = sum_or_count(names, sample_name) {
-                (MonotonicCount, name, value)
+                one(Same, MonotonicCount, name)
             } else if config.histogram.collect_buckets && sample_name.ends_with("_bucket") {
                 let ub = p.upper_bound().ok_or_else(missing_upper_bound)?;
                 if ub.ends_with("inf") {
-                    return Ok(());
+                    return none();
                 }
-                (MonotonicCount, &names.bucket, value)
+                one(Same, MonotonicCount, &names.bucket)
             } else {
-                return Ok(());
+                none()
             }
         }
         TransformKind::Summary => match sum_or_count(names, sample_name) {
-            Some(name) => (MonotonicCount, name, value),
-            None if sample_name == family_name => (Gauge, &names.quantile, value),
-            None => return Ok(()),
+            Some(name) => one(Same, MonotonicCount, name),
+            None if sample_name == family_name => one(Same, Gauge, &names.quantile),
+            None => none(),
         },
-        TransformKind::TimeElapsed => (Gauge, &names.base, now_seconds() - value),
-        TransformKind::Rate => (Rate, &names.base, value),
-        TransformKind::CounterGauge => {
-            out.push(metric(
-                Gauge,
-                &names.total,
-                value,
-                p.tags.clone(),
-                p.hostname.clone(),
-            ));
-            (MonotonicCount, &names.count, value)
-        }
-        TransformKind::TemporalPercent(scale) => (Rate, &names.base, value / scale * 100.0),
+        TransformKind::TimeElapsed => one(ValueOp::Elapsed, Gauge, &names.base),
+        TransformKind::Rate => one(Same, Rate, &names.base),
+        TransformKind::CounterGauge => Ok(Some((
+            Same,
+            vec![(Gauge, &names.total), (MonotonicCount, &names.count)],
+        ))),
+        TransformKind::TemporalPercent(scale) => one(ValueOp::Percent(*scale), Rate, &names.base),
+        TransformKind::ServiceCheck(_) | TransformKind::Metadata(_) => Ok(None),
+    }
+}
+
+/// The `service_check` and `metadata` transformers.
+fn emit_other(
+    transformer: &Transformer,
+    names: &Names,
+    p: Prepared<'_, '_>,
+    out: &mut Vec<Record>,
+) -> ScrapeResult<()> {
+    match &transformer.kind {
         TransformKind::ServiceCheck(status_map) => {
             // int() truncates toward zero
-            let key = value.trunc();
+            let key = p.sample.value.value.trunc();
             let status = if key.abs() < 9.2e18 {
                 status_map.get(&(key as i64)).copied().unwrap_or(3)
             } else {
@@ -346,7 +464,6 @@ fn emit(
                 status,
                 hostname: p.hostname,
             });
-            return Ok(());
         }
         TransformKind::Metadata(label) => {
             let value = p
@@ -358,10 +475,9 @@ fn emit(
                 name: names.base.clone(),
                 value: value.to_string(),
             });
-            return Ok(());
         }
-    };
-    out.push(metric(method, name, value, p.tags, p.hostname));
+        _ => {}
+    }
     Ok(())
 }
 
@@ -469,12 +585,12 @@ fn emit_decumulated(
                     method: MonotonicCount,
                     name: names.bucket.clone(),
                     value: bucket_value,
-                    tags: TagList {
+                    tags: Arc::new(TagList {
                         labels: p.tags,
                         with_static: true,
                         suffix: Some(format!("lower_bound:{lower_text}")),
-                    },
-                    hostname: p.hostname,
+                    }),
+                    hostname: Arc::from(p.hostname),
                 });
             }
         } else if options.distributions && !options.counters_with_distributions {

@@ -4,6 +4,7 @@ submit what it returns through the AgentCheck API, then send the NIM version met
 from __future__ import annotations
 
 import codecs
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -25,6 +26,9 @@ ACCEPT_OPENMETRICS = 'application/openmetrics-text;version=1.0.0,application/ope
 # Read the body in chunks of this size; refuse bodies past MAX_BODY_BYTES (after decompression).
 READ_CHUNK_BYTES = 1 << 16
 MAX_BODY_BYTES = 256 * 1024 * 1024
+
+# Where the core ends lines (not at the other characters str.splitlines() breaks at).
+LINE_BREAK = re.compile('\r\n|\r|\n')
 
 # Record kinds produced by the Rust core (first tuple item); the metric kinds are the aggregator's
 # metric type codes.
@@ -201,11 +205,14 @@ class NvidiaNIMCheck(AgentCheck):
         )
 
     def _filter_lines(self, settings: ScraperSettings, body: bytes) -> bytes:
-        """`raw_line_filters`: lines (split as Python splits them) matching a filter are dropped
-        before parsing."""
+        """`raw_line_filters`: lines (split where the core splits them) matching a filter are
+        dropped before parsing."""
         kept = []
         dropped = 0
-        for line in body.decode('utf-8').splitlines():
+        lines = LINE_BREAK.split(body.decode('utf-8'))
+        if lines and not lines[-1]:
+            lines.pop()
+        for line in lines:
             if settings.raw_line_filter.search(line):
                 dropped += 1
             else:

@@ -1,0 +1,276 @@
+//! The series cache: what each series (transformer scope, sample name, label block) emits is
+//! worked out once and reused by later scrapes while the series stays the same, so a steady
+//! scrape parses no labels and builds no tags.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use crate::transform::{Method, TagList};
+
+/// How a cached emission's value follows from the sample value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueOp {
+    Same,
+    /// `time_elapsed`: now minus the value.
+    Elapsed,
+    /// `temporal_percent`: value / scale * 100.
+    Percent(f64),
+}
+
+/// One metric a series emits, all but the value.
+#[derive(Clone, Debug)]
+pub struct Emission {
+    pub method: Method,
+    pub name: Arc<str>,
+    pub tags: Arc<TagList>,
+    pub hostname: Arc<str>,
+}
+
+/// What a series does: whether it counts as processed (telemetry) and what it emits: the
+/// emissions in slots `first_slot..first_slot + count`, each with the value derived by `op`.
+#[derive(Clone, Copy, Debug)]
+pub struct SeriesEntry {
+    pub processed: bool,
+    pub count: u8,
+    pub op: ValueOp,
+    pub first_slot: u32,
+}
+
+/// A seeded 64-bit hash (folded multiply) for series keys: much cheaper than SipHash on the
+/// short keys of a scrape, and seeded per process so keys cannot be chosen to collide.
+#[derive(Clone, Copy)]
+pub struct SeriesHash {
+    seed: u64,
+}
+
+impl SeriesHash {
+    fn new() -> Self {
+        // the std hasher's per-process random keys are the seed
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x9e37_79b9_u64);
+        SeriesHash { seed: seed | 1 }
+    }
+}
+
+pub struct SeriesHasher {
+    state: u64,
+}
+
+const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let wide = u128::from(a).wrapping_mul(u128::from(b));
+    (wide as u64) ^ ((wide >> 64) as u64)
+}
+
+impl Hasher for SeriesHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.state = fold(self.state ^ u64::from_le_bytes(word), MUL);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.state = fold(
+                self.state ^ u64::from_le_bytes(word),
+                MUL ^ rest.len() as u64,
+            );
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.state = fold(self.state ^ n as u64, MUL);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        fold(self.state, MUL.rotate_left(17))
+    }
+}
+
+impl BuildHasher for SeriesHash {
+    type Hasher = SeriesHasher;
+
+    fn build_hasher(&self) -> SeriesHasher {
+        SeriesHasher { state: self.seed }
+    }
+}
+
+/// Cached series past this many bytes (keys and tags, estimated) make the cache start over.
+const CACHE_BYTES_LIMIT: usize = 64 << 20;
+
+/// A cached series: its key in `arena`, and its entry.
+struct Cached {
+    start: usize,
+    len: usize,
+    entry: SeriesEntry,
+}
+
+/// Series in the order they were first seen, their keys packed in one buffer in that order. A
+/// scrape usually lists its series in the same order as the one before, so each lookup first tries
+/// the series that followed the previous hit: a short compare on memory read in sequence, with
+/// no hashing. Anything else goes through the hash index.
+pub struct SeriesCache {
+    series: Vec<Cached>,
+    arena: Vec<u8>,
+    /// The index in `series` the next lookup tries first.
+    cursor: usize,
+    map: HashMap<Box<[u8]>, usize, SeriesHash>,
+    /// Scope (family type, transformer, family name) → its id in series keys.
+    scopes: HashMap<String, u32>,
+    key: Vec<u8>,
+    bytes: usize,
+    /// Emissions by slot: a slot is a stable index until the cache starts over (`generation`
+    /// changes), under which the bindings keep an emission's Python objects.
+    emissions: Vec<Emission>,
+    /// Bumped whenever the cache starts over, so holders of slot-indexed data drop theirs.
+    pub generation: u64,
+    /// Series looked up during the current scrape.
+    seen: usize,
+    /// The byte limit was reached during this scrape: nothing more is cached until it ends.
+    full: bool,
+}
+
+impl Default for SeriesCache {
+    fn default() -> Self {
+        SeriesCache {
+            series: Vec::new(),
+            arena: Vec::new(),
+            cursor: 0,
+            map: HashMap::with_hasher(SeriesHash::new()),
+            scopes: HashMap::new(),
+            key: Vec::new(),
+            bytes: 0,
+            emissions: Vec::new(),
+            generation: 0,
+            seen: 0,
+            full: false,
+        }
+    }
+}
+
+/// Whether a packed key is (scope, sample name, label block).
+#[inline]
+fn key_matches(key: &[u8], scope: u32, sample_name: &str, label_text: &str) -> bool {
+    key.len() == 8 + sample_name.len() + label_text.len()
+        && key.get(..4) == Some(&scope.to_le_bytes()[..])
+        && key.get(4..8) == Some(&(sample_name.len() as u32).to_le_bytes()[..])
+        && key.get(8..8 + sample_name.len()) == Some(sample_name.as_bytes())
+        && key.get(8 + sample_name.len()..) == Some(label_text.as_bytes())
+}
+
+impl SeriesCache {
+    /// The id of a transformer scope; the same scope gets the same id until the cache starts over.
+    pub fn scope(&mut self, scope: String) -> u32 {
+        let next = self.scopes.len() as u32;
+        *self.scopes.entry(scope).or_insert(next)
+    }
+
+    fn set_key(&mut self, scope: u32, sample_name: &str, label_text: &str) {
+        self.key.clear();
+        self.key.extend_from_slice(&scope.to_le_bytes());
+        self.key
+            .extend_from_slice(&(sample_name.len() as u32).to_le_bytes());
+        self.key.extend_from_slice(sample_name.as_bytes());
+        self.key.extend_from_slice(label_text.as_bytes());
+    }
+
+    #[inline]
+    pub fn get(&mut self, scope: u32, sample_name: &str, label_text: &str) -> Option<SeriesEntry> {
+        self.seen += 1;
+        if let Some(cached) = self.series.get(self.cursor) {
+            let key = self.arena.get(cached.start..cached.start + cached.len);
+            if key.is_some_and(|key| key_matches(key, scope, sample_name, label_text)) {
+                self.cursor += 1;
+                return Some(cached.entry);
+            }
+        }
+        self.set_key(scope, sample_name, label_text);
+        let index = *self.map.get(self.key.as_slice())?;
+        self.cursor = index + 1;
+        self.series.get(index).map(|c| c.entry)
+    }
+
+    /// The emission in `slot` (a slot of the current generation).
+    #[inline]
+    pub fn emission(&self, slot: u32) -> Option<&Emission> {
+        self.emissions.get(slot as usize)
+    }
+
+    /// Caches what a series emits; returns the slot of its first emission, or `None` when the
+    /// cache is full for the rest of this scrape.
+    pub fn insert(
+        &mut self,
+        scope: u32,
+        sample_name: &str,
+        label_text: &str,
+        processed: bool,
+        op: ValueOp,
+        emissions: &[Emission],
+    ) -> Option<u32> {
+        self.set_key(scope, sample_name, label_text);
+        let tag_bytes: usize = emissions
+            .iter()
+            .map(|e| 96 + e.tags.labels.iter().map(|t| t.len() + 32).sum::<usize>())
+            .sum();
+        let bytes = self.key.len() + 64 + tag_bytes;
+        let first_slot = u32::try_from(self.emissions.len()).ok()?;
+        let count = u8::try_from(emissions.len()).ok()?;
+        if self.full || self.bytes + bytes > CACHE_BYTES_LIMIT {
+            self.full = true;
+            return None;
+        }
+        self.bytes += 2 * self.key.len() + bytes;
+        self.emissions.extend_from_slice(emissions);
+        let entry = SeriesEntry {
+            processed,
+            count,
+            op,
+            first_slot,
+        };
+        let index = self.series.len();
+        self.series.push(Cached {
+            start: self.arena.len(),
+            len: self.key.len(),
+            entry,
+        });
+        self.arena.extend_from_slice(&self.key);
+        self.map.insert(self.key.as_slice().into(), index);
+        self.cursor = index + 1;
+        Some(first_slot)
+    }
+
+    /// End of a scrape: a full cache, or one holding many more series than the scrape looked up
+    /// (series that went away), starts over, so it stays within a small multiple of the live
+    /// series. Scope ids and slots are only reset here, between scrapes, so that no record of a
+    /// scrape can share a slot with a different emission.
+    pub fn end_scrape(&mut self) {
+        if self.full || self.map.len() > 2 * self.seen + 1024 || self.scopes.len() > 100_000 {
+            self.map.clear();
+            self.series.clear();
+            self.arena.clear();
+            self.scopes.clear();
+            self.bytes = 0;
+            self.emissions.clear();
+            self.full = false;
+            self.generation += 1;
+        }
+        self.seen = 0;
+        self.cursor = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
