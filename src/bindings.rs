@@ -543,11 +543,6 @@ impl Scraper {
         agent_start_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)> {
         catch("parsing a scrape", || {
-            // slots of an older cache generation no longer match what the core emits
-            if self.slots_generation != self.transformer.series.generation {
-                self.slots.clear();
-                self.slots_generation = self.transformer.series.generation;
-            }
             let text = decode_utf8(body);
             let format = choose_format(content_type, use_latest_spec);
             let mut py_resolver = PyResolver {
@@ -563,6 +558,12 @@ impl Scraper {
                 first_scrape.then_some(FirstScrape { agent_start_time }),
             );
             self.last_processed = self.transformer.take_processed();
+            // slots of an older cache generation no longer match what the core emits (the cache
+            // only starts over at the beginning of a scrape)
+            if self.slots_generation != self.transformer.series.generation {
+                self.slots.clear();
+                self.slots_generation = self.transformer.series.generation;
+            }
             let direct_items = match direct {
                 Some(t) => Some((
                     t.get_item(0)?,

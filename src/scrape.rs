@@ -142,6 +142,7 @@ pub fn scrape<'t>(
     first_scrape: Option<FirstScrape>,
 ) -> ScrapeOutput {
     let mut out = ScrapeOutput::default();
+    transformer.begin_scrape();
     // An empty Prometheus body is an endpoint with no metrics. (An empty OpenMetrics body lacks its
     // `# EOF` and is rejected, as the OpenMetrics conformance cases require; the stock check skips
     // parsing and reports success.)

@@ -136,6 +136,8 @@ pub struct SeriesCache {
     seen: usize,
     /// The byte limit was reached during this scrape: nothing more is cached until it ends.
     full: bool,
+    /// The cache starts over at the next scrape.
+    reset_pending: bool,
 }
 
 impl Default for SeriesCache {
@@ -152,6 +154,7 @@ impl Default for SeriesCache {
             generation: 0,
             seen: 0,
             full: false,
+            reset_pending: false,
         }
     }
 }
@@ -248,18 +251,27 @@ impl SeriesCache {
     }
 
     /// End of a scrape: a full cache, or one holding many more series than the scrape looked up
-    /// (series that went away), starts over, so it stays within a small multiple of the live
-    /// series. Scope ids and slots are only reset here, between scrapes, so that no record of a
-    /// scrape can share a slot with a different emission.
+    /// (series that went away), starts over at the next scrape, so it stays within a small
+    /// multiple of the live series. Nothing is dropped during a scrape, nor before the records of
+    /// a scrape have been read: slots and scope ids stay valid until `begin_scrape`.
     pub fn end_scrape(&mut self) {
-        if self.full || self.map.len() > 2 * self.seen + 1024 || self.scopes.len() > 100_000 {
+        self.reset_pending |=
+            self.full || self.map.len() > 2 * self.seen + 1024 || self.scopes.len() > 100_000;
+        self.seen = 0;
+        self.cursor = 0;
+    }
+
+    /// Start of a scrape: applies a pending reset (a new `generation`).
+    pub fn begin_scrape(&mut self) {
+        if self.reset_pending {
             self.map.clear();
             self.series.clear();
             self.arena.clear();
             self.scopes.clear();
-            self.bytes = 0;
             self.emissions.clear();
+            self.bytes = 0;
             self.full = false;
+            self.reset_pending = false;
             self.generation += 1;
         }
         self.seen = 0;
@@ -272,5 +284,81 @@ impl SeriesCache {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emission(name: &str) -> Emission {
+        Emission {
+            method: Method::Gauge,
+            name: Arc::from(name),
+            tags: Arc::new(TagList::default()),
+            hostname: Arc::from(""),
+        }
+    }
+
+    fn scrape(cache: &mut SeriesCache, series: &[&str]) -> Vec<Option<u32>> {
+        cache.begin_scrape();
+        let scope = cache.scope("g".into());
+        let out = series
+            .iter()
+            .map(|labels| match cache.get(scope, "g", labels) {
+                Some(entry) => Some(entry.first_slot),
+                None => cache.insert(scope, "g", labels, true, ValueOp::Same, &[emission(labels)]),
+            })
+            .collect();
+        cache.end_scrape();
+        out
+    }
+
+    fn names(cache: &SeriesCache, slots: &[Option<u32>]) -> Vec<String> {
+        slots
+            .iter()
+            .map(|s| cache.emission(s.unwrap()).unwrap().name.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn same_series_same_slots_in_any_order() {
+        let mut cache = SeriesCache::default();
+        let first = scrape(&mut cache, &["a", "b", "c"]);
+        let again = scrape(&mut cache, &["a", "b", "c"]);
+        assert_eq!(first, again);
+        let reordered = scrape(&mut cache, &["c", "a", "d", "b"]);
+        assert_eq!(names(&cache, &reordered), ["c", "a", "d", "b"]);
+        assert_eq!(reordered[0], first[2]);
+        assert_eq!(cache.len(), 4);
+    }
+
+    #[test]
+    fn key_parts_do_not_run_together() {
+        let mut cache = SeriesCache::default();
+        let scope = cache.scope("s".into());
+        cache.insert(scope, "ab", "c", true, ValueOp::Same, &[emission("1")]);
+        assert!(cache.get(scope, "a", "bc").is_none());
+        assert!(cache.get(scope, "ab", "c").is_some());
+        let other = cache.scope("t".into());
+        assert!(cache.get(other, "ab", "c").is_none());
+    }
+
+    #[test]
+    fn stale_cache_starts_over_at_the_next_scrape_only() {
+        let mut cache = SeriesCache::default();
+        let many: Vec<String> = (0..3000).map(|i| format!("m=\"{i}\"")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        scrape(&mut cache, &many);
+        let generation = cache.generation;
+        // a scrape that sees few series still resolves its slots after it ends
+        let few = scrape(&mut cache, &["x", "y"]);
+        assert_eq!(names(&cache, &few), ["x", "y"]);
+        assert_eq!(cache.generation, generation);
+        // the reset happens when the next scrape begins
+        let next = scrape(&mut cache, &["x", "y"]);
+        assert_eq!(cache.generation, generation + 1);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(names(&cache, &next), ["x", "y"]);
     }
 }

@@ -314,7 +314,12 @@ impl FamilyTransformer {
         self.series.emission(slot)
     }
 
-    /// Ends a scrape (the series cache drops what went stale).
+    /// Starts a scrape (the series cache applies a reset decided at the end of the last one).
+    pub fn begin_scrape(&mut self) {
+        self.series.begin_scrape();
+    }
+
+    /// Ends a scrape (the series cache decides whether what went stale is dropped).
     pub fn end_scrape(&mut self) {
         self.series.end_scrape();
     }
