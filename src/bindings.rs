@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
 
 use crate::config::{HistogramOptions, LabelExcluder, ScraperConfig, TransformKind, Transformer};
 use crate::model::{Family, ScrapeError, ScrapeResult};
@@ -219,6 +219,9 @@ impl Resolve for PyResolver<'_, '_> {
     }
 }
 
+/// The largest body buffer kept from one scrape to the next.
+const BODY_BUFFER_KEPT: usize = 32 << 20;
+
 /// Python strings kept at most (tags, names, hostnames); past this the cache starts over, so that
 /// label values that never repeat cannot grow it without bound.
 const STRING_CACHE_LIMIT: usize = 200_000;
@@ -248,6 +251,8 @@ pub struct Scraper {
     /// generation `slots_generation`.
     slots: Vec<Option<PySlot>>,
     slots_generation: u64,
+    /// The body of the last scrape given in chunks (its capacity is reused).
+    body_buffer: Vec<u8>,
     last_processed: usize,
 }
 
@@ -260,6 +265,55 @@ struct PySlot {
     hostname: Py<PyString>,
     /// The namespaced name (None: dropped by `metric_patterns`), once asked for.
     direct_name: Option<Option<Py<PyString>>>,
+    /// The last value submitted, and its float object.
+    last_value: Option<(u64, Py<PyFloat>)>,
+}
+
+// `PyObject_Vectorcall` is in the stable ABI from Python 3.12 (the Agent embeds 3.12 and 3.13)
+// and exported by libpython since 3.9, so an abi3 build for 3.11 can call it too. pyo3's own
+// calls from an abi3-py311 build go through an argument tuple instead; one submission per metric
+// makes the difference worth having.
+extern "C" {
+    fn PyObject_Vectorcall(
+        callable: *mut pyo3::ffi::PyObject,
+        args: *mut *mut pyo3::ffi::PyObject,
+        nargsf: usize,
+        kwnames: *mut pyo3::ffi::PyObject,
+    ) -> *mut pyo3::ffi::PyObject;
+}
+
+/// Positional arguments at most, for `vectorcall`.
+const MAX_VECTORCALL_ARGS: usize = 8;
+
+/// `callable(*args)` through the vectorcall protocol. `args` are borrowed references that the
+/// caller keeps alive for the duration of the call.
+fn vectorcall<'py>(
+    py: Python<'py>,
+    callable: &Bound<'py, PyAny>,
+    args: &[*mut pyo3::ffi::PyObject],
+) -> PyResult<Bound<'py, PyAny>> {
+    let n = args.len();
+    if n > MAX_VECTORCALL_ARGS {
+        return Err(PyRuntimeError::new_err("too many arguments for vectorcall"));
+    }
+    // slot 0 stays free so that a bound method can put `self` there without a copy
+    let mut slots = [std::ptr::null_mut(); MAX_VECTORCALL_ARGS + 1];
+    for (slot, arg) in slots.iter_mut().skip(1).zip(args) {
+        *slot = *arg;
+    }
+    const ARGUMENTS_OFFSET: usize = 1 << (usize::BITS - 1);
+    // SAFETY: `callable` and every argument are live objects (borrowed from bound references the
+    // caller holds); the array outlives the call; the result is a new reference or NULL with the
+    // error set, which `from_owned_ptr_or_err` takes over.
+    unsafe {
+        let result = PyObject_Vectorcall(
+            callable.as_ptr(),
+            slots.as_mut_ptr().add(1),
+            n | ARGUMENTS_OFFSET,
+            std::ptr::null_mut(),
+        );
+        Bound::from_owned_ptr_or_err(py, result)
+    }
 }
 
 impl Scraper {
@@ -329,6 +383,7 @@ impl Scraper {
                 hostname: self.py_str(py, &emission.hostname).unbind(),
                 name: PyString::new(py, &emission.name).unbind(),
                 direct_name: None,
+                last_value: None,
             };
             if let Some(entry) = self.slots.get_mut(index) {
                 *entry = Some(built);
@@ -348,9 +403,18 @@ impl Scraper {
         record: &Record,
         flush: Option<bool>,
     ) -> PyResult<bool> {
-        let (method, full_name, value, tags, hostname) = match record {
+        let (method, full_name, value, value_object, tags, hostname) = match record {
             Record::Cached { slot, value } => {
                 let entry = self.slot(py, *slot)?;
+                // a value that did not change since the last scrape reuses its float object
+                let value_object = match &entry.last_value {
+                    Some((bits, object)) if *bits == value.to_bits() => object.bind(py).clone(),
+                    _ => {
+                        let object = PyFloat::new(py, *value);
+                        entry.last_value = Some((value.to_bits(), object.clone().unbind()));
+                        object
+                    }
+                };
                 let known = entry
                     .direct_name
                     .as_ref()
@@ -370,7 +434,14 @@ impl Scraper {
                         full
                     }
                 };
-                (method, full_name, *value, tags, hostname)
+                (
+                    method,
+                    full_name,
+                    *value,
+                    Some(value_object),
+                    tags,
+                    hostname,
+                )
             }
             Record::Metric {
                 method,
@@ -381,7 +452,8 @@ impl Scraper {
             } => {
                 let full_name = self.namespaced(py, direct, name)?;
                 let tags = self.tag_list(py, tags)?;
-                (*method, full_name, *value, tags, self.py_str(py, hostname))
+                let hostname = self.py_str(py, hostname);
+                (*method, full_name, *value, None, tags, hostname)
             }
             _ => return Ok(false),
         };
@@ -396,16 +468,26 @@ impl Scraper {
                 flush.unwrap_or(direct.flush_first_value),
             ),
         };
-        direct.submit_metric.call1((
-            direct.check,
-            direct.check_id,
-            code,
-            full_name,
-            value,
-            tags,
-            hostname,
-            flush,
-        ))?;
+        let code = code.into_pyobject(py)?;
+        let value = match value_object {
+            Some(v) => v,
+            None => PyFloat::new(py, value),
+        };
+        let flush = PyBool::new(py, flush);
+        vectorcall(
+            py,
+            direct.submit_metric,
+            &[
+                direct.check.as_ptr(),
+                direct.check_id.as_ptr(),
+                code.as_ptr(),
+                full_name.as_ptr(),
+                value.as_ptr(),
+                tags.as_ptr(),
+                hostname.as_ptr(),
+                flush.as_ptr(),
+            ],
+        )?;
         Ok(true)
     }
 
@@ -506,6 +588,7 @@ impl Scraper {
                 names: HashMap::new(),
                 slots: Vec::new(),
                 slots_generation: 0,
+                body_buffer: Vec::new(),
                 last_processed: 0,
             })
         })
@@ -534,7 +617,7 @@ impl Scraper {
     fn scrape<'py>(
         &mut self,
         py: Python<'py>,
-        body: &[u8],
+        body: &Bound<'py, PyAny>,
         content_type: &str,
         use_latest_spec: bool,
         resolver: &Bound<'py, PyAny>,
@@ -543,7 +626,20 @@ impl Scraper {
         agent_start_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)> {
         catch("parsing a scrape", || {
-            let text = decode_utf8(body);
+            // one `bytes` is read in place; a list of chunks is copied into the buffer kept
+            // between scrapes
+            let mut buffer = std::mem::take(&mut self.body_buffer);
+            let bytes = match body.cast::<PyBytes>() {
+                Ok(b) => b.as_bytes(),
+                Err(_) => {
+                    buffer.clear();
+                    for chunk in body.try_iter()? {
+                        buffer.extend_from_slice(chunk?.cast::<PyBytes>()?.as_bytes());
+                    }
+                    buffer.as_slice()
+                }
+            };
+            let text = decode_utf8(bytes);
             let format = choose_format(content_type, use_latest_spec);
             let mut py_resolver = PyResolver {
                 callable: resolver,
@@ -557,6 +653,11 @@ impl Scraper {
                 &mut self.transformer,
                 first_scrape.then_some(FirstScrape { agent_start_time }),
             );
+            drop(text);
+            // a buffer is kept for the common sizes; an exceptional body's memory is returned
+            if buffer.capacity() <= BODY_BUFFER_KEPT {
+                self.body_buffer = buffer;
+            }
             self.last_processed = self.transformer.take_processed();
             // slots of an older cache generation no longer match what the core emits (the cache
             // only starts over at the beginning of a scrape)

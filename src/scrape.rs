@@ -31,7 +31,11 @@ pub fn choose_format(content_type: &str, use_latest_spec: bool) -> Format {
 /// UTF-8 text of a body, with invalid sequences replaced by U+FFFD as Python's
 /// `errors="replace"` decoding does.
 pub fn decode_utf8(body: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(body)
+    // validation alone is several times faster than the lossy conversion's chunked scan
+    match std::str::from_utf8(body) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(body),
+    }
 }
 
 /// What a scrape produced: the records in submission order, and the error it stopped at, if any

@@ -47,16 +47,23 @@ def run_both(aggregator, datadog_agent, bodies, content_type, instance_options=N
         instance = {'openmetrics_endpoint': server.base_url + path, 'tags': ['test:test'], **(instance_options or {})}
         stock = StockNvidiaNIMCheck('nvidia_nim', {}, [dict(instance)])
         ours = NvidiaNIMCheck('nvidia_nim', {}, [dict(instance)])
+        # metadata as the Agent holds it: the last value set per name, across runs (the stock
+        # check sets the version every run, ours only when it may have changed)
+        stock_metadata, our_metadata = {}, {}
         for body in bodies:
             server.body = body
             aggregator.reset()
             datadog_agent.reset()
             stock_error = run_error(stock.run())
             stock_snap = {**snapshot(aggregator, datadog_agent), 'warnings': stock.get_warnings()}
+            stock_metadata.update(stock_snap['metadata'])
+            stock_snap['metadata'] = dict(stock_metadata)
             aggregator.reset()
             datadog_agent.reset()
             our_error = run_error(ours.run())
             our_snap = {**snapshot(aggregator, datadog_agent), 'warnings': ours.get_warnings()}
+            our_metadata.update(our_snap['metadata'])
+            our_snap['metadata'] = dict(our_metadata)
             results.append((stock_snap, stock_error, our_snap, our_error))
     return results
 

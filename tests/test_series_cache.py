@@ -39,6 +39,7 @@ def run_sequence(aggregator, datadog_agent, bodies, options=None):
         instance = {'openmetrics_endpoint': server.base_url + '/metrics', 'tags': ['t:1'], **(options or {})}
         stock = StockNvidiaNIMCheck('nvidia_nim', {}, [dict(instance)])
         ours = NvidiaNIMCheck('nvidia_nim', {}, [dict(instance)])
+        metadata = {stock: {}, ours: {}}  # as the Agent holds it: the last value per name
         for i, body in enumerate(bodies):
             server.body = body
             snaps = []
@@ -46,7 +47,10 @@ def run_sequence(aggregator, datadog_agent, bodies, options=None):
                 aggregator.reset()
                 datadog_agent.reset()
                 error = run_error(check.run())
-                snaps.append((error, {**snapshot(aggregator, datadog_agent), 'warnings': check.get_warnings()}))
+                snap = {**snapshot(aggregator, datadog_agent), 'warnings': check.get_warnings()}
+                metadata[check].update(snap['metadata'])
+                snap['metadata'] = dict(metadata[check])
+                snaps.append((error, snap))
             (stock_error, stock_snap), (our_error, our_snap) = snaps
             assert our_error == stock_error, f'run {i}'
             assert_same_submissions(stock_snap, our_snap)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -26,6 +27,9 @@ ACCEPT_OPENMETRICS = 'application/openmetrics-text;version=1.0.0,application/ope
 # Read the body in chunks of this size; refuse bodies past MAX_BODY_BYTES (after decompression).
 READ_CHUNK_BYTES = 1 << 16
 MAX_BODY_BYTES = 256 * 1024 * 1024
+
+# How long a NIM version read from /v1/version is trusted while scrapes keep succeeding.
+VERSION_REFRESH_SECONDS = 600
 
 # Where the core ends lines (not at the other characters str.splitlines() breaks at).
 LINE_BREAK = re.compile('\r\n|\r|\n')
@@ -74,6 +78,8 @@ class NvidiaNIMCheck(AgentCheck):
         self._core: _core.Scraper | None = None
         # None until the first successful scrape, then True; False after a failure that follows one.
         self._flush_first_value: bool | None = None
+        # monotonic time of the last NIM version lookup (None: look it up after the next scrape)
+        self._version_checked_at: float | None = None
         self.check_initializations.append(self._configure)
 
     def _configure(self) -> None:
@@ -86,6 +92,8 @@ class NvidiaNIMCheck(AgentCheck):
         try:
             self._scrape(settings)
         except BaseException as e:
+            # a NIM that restarts (and may come back upgraded) fails a scrape first
+            self._version_checked_at = None
             if self._flush_first_value:
                 self._flush_first_value = False
             if isinstance(e, ConnectionError | RequestException):
@@ -93,7 +101,8 @@ class NvidiaNIMCheck(AgentCheck):
                 raise type(e)(f'There was an error scraping endpoint {settings.endpoint}: {e}') from None
             raise
         self._flush_first_value = True
-        self._submit_version_metadata(settings.endpoint)
+        if self._version_due():
+            self._submit_version_metadata(settings.endpoint)
 
     def _on_metric_limit_state(self, reached_limit: bool, observed_count: int, limit: int) -> None:
         """With `max_returned_metrics`, report (or resolve) the dropped-metrics issue as the stock
@@ -131,7 +140,9 @@ class NvidiaNIMCheck(AgentCheck):
         return response
 
     @staticmethod
-    def _read_body(response) -> bytes:
+    def _read_body(response) -> list[bytes]:
+        """The body as read, in chunks (the core joins them into a buffer it keeps between
+        scrapes, which saves allocating and faulting in a new one every time)."""
         chunks = []
         size = 0
         for chunk in response.iter_content(chunk_size=READ_CHUNK_BYTES):
@@ -139,18 +150,18 @@ class NvidiaNIMCheck(AgentCheck):
             if size > MAX_BODY_BYTES:
                 raise ResponseTooLargeError(f'Response body is larger than {MAX_BODY_BYTES} bytes')
             chunks.append(chunk)
-        return b''.join(chunks)
+        return chunks
 
     @staticmethod
-    def _as_utf8(body: bytes, encoding: str | None) -> bytes:
+    def _as_utf8(chunks: list[bytes], encoding: str | None) -> list[bytes]:
         """The body as UTF-8, decoded the way requests decodes it (its charset, else UTF-8)."""
         encoding = encoding or 'utf-8'
         try:
             if codecs.lookup(encoding).name == 'utf-8':
-                return body
+                return chunks
         except LookupError:
             pass
-        return body.decode(encoding, errors='replace').encode('utf-8')
+        return [b''.join(chunks).decode(encoding, errors='replace').encode('utf-8')]
 
     def _scrape(self, settings: ScraperSettings) -> None:
         try:
@@ -165,7 +176,7 @@ class NvidiaNIMCheck(AgentCheck):
             raw = self._read_body(response)
             if settings.telemetry:
                 length = response.headers.get('Content-Length')
-                size = int(length) if length is not None else len(raw)
+                size = int(length) if length is not None else sum(map(len, raw))
                 self.gauge('telemetry.payload.size', size, tags=list(settings.static_tags))
             body = self._as_utf8(raw, response.encoding)
         if settings.raw_line_filter is not None:
@@ -204,12 +215,12 @@ class NvidiaNIMCheck(AgentCheck):
             and getattr(self, '_discovery_aggregator', None) is None
         )
 
-    def _filter_lines(self, settings: ScraperSettings, body: bytes) -> bytes:
+    def _filter_lines(self, settings: ScraperSettings, chunks: list[bytes]) -> list[bytes]:
         """`raw_line_filters`: lines (split where the core splits them) matching a filter are
         dropped before parsing."""
         kept = []
         dropped = 0
-        lines = LINE_BREAK.split(body.decode('utf-8'))
+        lines = LINE_BREAK.split(b''.join(chunks).decode('utf-8', errors='replace'))
         if lines and not lines[-1]:
             lines.pop()
         for line in lines:
@@ -221,7 +232,7 @@ class NvidiaNIMCheck(AgentCheck):
             tags = list(settings.static_tags)
             for _ in range(dropped):
                 self.count('telemetry.metrics.blacklist.count', 1, tags=tags)
-        return ''.join(kept).encode('utf-8')
+        return [''.join(kept).encode('utf-8')]
 
     def _submit_telemetry(self, settings: ScraperSettings) -> None:
         tags = list(settings.static_tags)
@@ -263,6 +274,17 @@ class NvidiaNIMCheck(AgentCheck):
                 self.set_metadata(record[2], record[3], **spec.metadata_options)
 
     # --- version metadata -------------------------------------------------------------------------
+
+    def _version_due(self) -> bool:
+        """Whether to look the NIM version up now: after the first good scrape, after any failed
+        one, and every VERSION_REFRESH_SECONDS (the Agent keeps the value it was given; the
+        stock check asks on every run)."""
+        now = time.monotonic()
+        checked = self._version_checked_at
+        if checked is not None and now - checked < VERSION_REFRESH_SECONDS:
+            return False
+        self._version_checked_at = now
+        return True
 
     def _submit_version_metadata(self, endpoint: str) -> None:
         """Version metadata from `/v1/version`. A failure here is logged and does not fail the run:
