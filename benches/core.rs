@@ -173,7 +173,7 @@ fn main() {
                 .count();
             let mut transformer = FamilyTransformer::new();
             let mut resolver = DefaultMap::new();
-            let rounds = (20_000_000 / body.len()).clamp(10, 500);
+            let rounds = (50_000_000 / body.len()).clamp(10, 500);
             let mut best = f64::INFINITY;
             for _ in 0..rounds {
                 let start = Instant::now();
@@ -188,6 +188,8 @@ fn main() {
                 let elapsed = start.elapsed().as_secs_f64();
                 assert!(out.error.is_none(), "{:?}", out.error);
                 std::hint::black_box(&out.records);
+                // as the bindings do: the record vector serves the next scrape
+                transformer.spare_records = out.records;
                 best = best.min(elapsed);
             }
             println!(

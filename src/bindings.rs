@@ -10,10 +10,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
 
 use crate::config::{HistogramOptions, LabelExcluder, ScraperConfig, TransformKind, Transformer};
-use crate::model::{Family, ScrapeError, ScrapeResult};
+use crate::model::{Family, MetricType, ScrapeError, ScrapeResult};
 use crate::scrape::{choose_format, decode_utf8, scrape, FirstScrape, Format};
 use crate::share::{ShareConfig, ShareSource};
-use crate::transform::{FamilyTransformer, Method, Record, Resolve, TagList};
+use crate::transform::{
+    BucketRecord, FamilyTransformer, Method, MetricRecord, Record, Resolve, TagList,
+};
 
 /// Record kinds as the Python check reads them (the first tuple item).
 const REC_GAUGE: u8 = 0;
@@ -154,70 +156,104 @@ fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperConfig> {
     })
 }
 
-/// Asks the Python resolver which transformer a family gets.
-struct PyResolver<'a, 'py> {
-    callable: &'a Bound<'py, PyAny>,
+/// The Python resolver's answer as a transformer.
+fn convert_transformer(result: &Bound<'_, PyAny>) -> PyResult<Option<Arc<Transformer>>> {
+    if result.is_none() {
+        return Ok(None);
+    }
+    let tuple = result.cast::<PyTuple>()?;
+    let kind: String = tuple.get_item(0)?.extract()?;
+    let name: String = tuple.get_item(1)?.extract()?;
+    let arg = tuple.get_item(2)?;
+    let id: u32 = tuple.get_item(3)?.extract()?;
+    let kind = match kind.as_str() {
+        "gauge" => TransformKind::Gauge,
+        "counter" => TransformKind::Counter,
+        "histogram" => TransformKind::Histogram,
+        "summary" => TransformKind::Summary,
+        "time_elapsed" => TransformKind::TimeElapsed,
+        "rate" => TransformKind::Rate,
+        "counter_gauge" => TransformKind::CounterGauge,
+        "temporal_percent" => TransformKind::TemporalPercent(arg.extract()?),
+        "service_check" => TransformKind::ServiceCheck(arg.extract::<HashMap<i64, u8>>()?),
+        "metadata" => TransformKind::Metadata(arg.extract()?),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown transformer kind `{other}`"
+            )))
+        }
+    };
+    Ok(Some(Arc::new(Transformer { kind, name, id })))
+}
+
+/// Resolved families: family type → family name → transformer (or none).
+type Resolutions = HashMap<MetricType, HashMap<String, Option<Arc<Transformer>>>>;
+
+/// Families resolved at most; past this the cache starts over.
+const RESOLUTIONS_KEPT: usize = 10_000;
+
+/// Asks the Python resolver which transformer a family gets, from a scrape that runs without
+/// the GIL: the GIL is taken back only to call the resolver. Its answers are kept across scrapes
+/// when `resolutions` is given (they depend on the family name and type alone, unless telemetry
+/// counts every call).
+struct PyResolver<'a> {
+    callable: &'a Py<PyAny>,
+    resolutions: Option<&'a mut Resolutions>,
     error: Option<PyErr>,
 }
 
-impl PyResolver<'_, '_> {
-    fn convert(&self, result: &Bound<'_, PyAny>) -> PyResult<Option<Arc<Transformer>>> {
-        if result.is_none() {
-            return Ok(None);
-        }
-        let tuple = result.cast::<PyTuple>()?;
-        let kind: String = tuple.get_item(0)?.extract()?;
-        let name: String = tuple.get_item(1)?.extract()?;
-        let arg = tuple.get_item(2)?;
-        let id: u32 = tuple.get_item(3)?.extract()?;
-        let kind = match kind.as_str() {
-            "gauge" => TransformKind::Gauge,
-            "counter" => TransformKind::Counter,
-            "histogram" => TransformKind::Histogram,
-            "summary" => TransformKind::Summary,
-            "time_elapsed" => TransformKind::TimeElapsed,
-            "rate" => TransformKind::Rate,
-            "counter_gauge" => TransformKind::CounterGauge,
-            "temporal_percent" => TransformKind::TemporalPercent(arg.extract()?),
-            "service_check" => TransformKind::ServiceCheck(arg.extract::<HashMap<i64, u8>>()?),
-            "metadata" => TransformKind::Metadata(arg.extract()?),
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown transformer kind `{other}`"
-                )))
-            }
-        };
-        Ok(Some(Arc::new(Transformer { kind, name, id })))
+impl PyResolver<'_> {
+    fn failed(&mut self, e: PyErr) -> ScrapeError {
+        self.error = Some(e);
+        ScrapeError::value("resolver failed")
     }
 }
 
-impl Resolve for PyResolver<'_, '_> {
+impl Resolve for PyResolver<'_> {
     fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>> {
-        let outcome = self
-            .callable
-            .call1((
-                family.name.as_ref(),
-                family.typ.as_str(),
-                family.samples.len(),
-            ))
-            .and_then(|r| self.convert(&r));
-        outcome.map_err(|e| {
-            self.error = Some(e);
-            ScrapeError::value("resolver failed")
-        })
+        let name: &str = &family.name;
+        if let Some(hit) = self
+            .resolutions
+            .as_ref()
+            .and_then(|r| r.get(&family.typ))
+            .and_then(|r| r.get(name))
+        {
+            return Ok(hit.clone());
+        }
+        let callable = self.callable;
+        let outcome = Python::attach(|py| {
+            callable
+                .bind(py)
+                .call1((name, family.typ.as_str(), family.samples.len()))
+                .and_then(|r| convert_transformer(&r))
+        });
+        let resolved = outcome.map_err(|e| self.failed(e))?;
+        if let Some(resolutions) = self.resolutions.as_mut() {
+            if resolutions.values().map(HashMap::len).sum::<usize>() >= RESOLUTIONS_KEPT {
+                resolutions.clear();
+            }
+            resolutions
+                .entry(family.typ)
+                .or_default()
+                .insert(name.to_string(), resolved.clone());
+        }
+        Ok(resolved)
     }
 
     fn is_excluded(&mut self, name: &str) -> ScrapeResult<bool> {
-        let outcome = self
-            .callable
-            .call_method1("is_excluded", (name,))
-            .and_then(|r| r.is_truthy());
-        outcome.map_err(|e| {
-            self.error = Some(e);
-            ScrapeError::value("resolver failed")
-        })
+        let callable = self.callable;
+        let outcome = Python::attach(|py| {
+            callable
+                .bind(py)
+                .call_method1("is_excluded", (name,))
+                .and_then(|r| r.is_truthy())
+        });
+        outcome.map_err(|e| self.failed(e))
     }
 }
+
+/// The largest record vector (in records) kept from one scrape to the next.
+const RECORDS_KEPT: usize = 1 << 20;
 
 /// The largest body buffer kept from one scrape to the next.
 const BODY_BUFFER_KEPT: usize = 32 << 20;
@@ -253,6 +289,9 @@ pub struct Scraper {
     slots_generation: u64,
     /// The body of the last scrape given in chunks (its capacity is reused).
     body_buffer: Vec<u8>,
+    /// Resolver answers, for the resolver object `resolver` (held, so it stays that object).
+    resolutions: Resolutions,
+    resolver: Option<Py<PyAny>>,
     last_processed: usize,
 }
 
@@ -443,13 +482,14 @@ impl Scraper {
                     hostname,
                 )
             }
-            Record::Metric {
-                method,
-                name,
-                value,
-                tags,
-                hostname,
-            } => {
+            Record::Metric(metric) => {
+                let MetricRecord {
+                    method,
+                    name,
+                    value,
+                    tags,
+                    hostname,
+                } = metric.as_ref();
                 let full_name = self.namespaced(py, direct, name)?;
                 let tags = self.tag_list(py, tags)?;
                 let hostname = self.py_str(py, hostname);
@@ -516,28 +556,30 @@ impl Scraper {
                     .into_pyobject(py)?
                     .into_any()
             }
-            Record::Metric {
-                method,
-                name,
-                value,
-                tags,
-                hostname,
-            } => {
+            Record::Metric(metric) => {
+                let MetricRecord {
+                    method,
+                    name,
+                    value,
+                    tags,
+                    hostname,
+                } = metric.as_ref();
                 let tags = self.tag_list(py, tags)?;
                 let hostname = self.py_str(py, hostname);
                 (code(*method), name.as_ref(), *value, tags, hostname, flush)
                     .into_pyobject(py)?
                     .into_any()
             }
-            Record::Bucket {
-                name,
-                value,
-                lower,
-                upper,
-                tags,
-                hostname,
-                multiple,
-            } => {
+            Record::Bucket(bucket) => {
+                let BucketRecord {
+                    name,
+                    value,
+                    lower,
+                    upper,
+                    tags,
+                    hostname,
+                    multiple,
+                } = bucket.as_ref();
                 let tags = self.tag_list(py, tags)?;
                 (
                     REC_BUCKET,
@@ -553,18 +595,17 @@ impl Scraper {
                     .into_pyobject(py)?
                     .into_any()
             }
-            Record::ServiceCheck {
-                name,
-                status,
-                hostname,
-            } => (REC_SERVICE_CHECK, name.as_ref(), *status, hostname.as_str())
+            Record::ServiceCheck(check) => (
+                REC_SERVICE_CHECK,
+                check.name.as_ref(),
+                check.status,
+                check.hostname.as_str(),
+            )
                 .into_pyobject(py)?
                 .into_any(),
-            Record::Metadata { id, name, value } => {
-                (REC_METADATA, *id, name.as_ref(), value.as_str())
-                    .into_pyobject(py)?
-                    .into_any()
-            }
+            Record::Metadata(m) => (REC_METADATA, m.id, m.name.as_ref(), m.value.as_str())
+                .into_pyobject(py)?
+                .into_any(),
         })
     }
 }
@@ -589,6 +630,8 @@ impl Scraper {
                 slots: Vec::new(),
                 slots_generation: 0,
                 body_buffer: Vec::new(),
+                resolutions: HashMap::new(),
+                resolver: None,
                 last_processed: 0,
             })
         })
@@ -639,21 +682,34 @@ impl Scraper {
                     buffer.as_slice()
                 }
             };
-            let text = decode_utf8(bytes);
             let format = choose_format(content_type, use_latest_spec);
+            // the resolver's answers are kept while it is the same object and counts nothing
+            if !self
+                .resolver
+                .as_ref()
+                .is_some_and(|r| r.bind(py).is(resolver))
+            {
+                self.resolutions.clear();
+                self.resolver = Some(resolver.clone().unbind());
+            }
+            let telemetry = resolver
+                .getattr("telemetry")
+                .and_then(|t| t.is_truthy())
+                .unwrap_or(true);
+            let callable = resolver.clone().unbind();
             let mut py_resolver = PyResolver {
-                callable: resolver,
+                callable: &callable,
+                resolutions: (!telemetry).then_some(&mut self.resolutions),
                 error: None,
             };
-            let output = scrape(
-                &text,
-                format,
-                &self.config,
-                &mut py_resolver,
-                &mut self.transformer,
-                first_scrape.then_some(FirstScrape { agent_start_time }),
-            );
-            drop(text);
+            let (config, transformer) = (&self.config, &mut self.transformer);
+            let first = first_scrape.then_some(FirstScrape { agent_start_time });
+            // parsing and transforming need no Python object: other threads run meanwhile
+            let output = py.detach(|| {
+                let text = decode_utf8(bytes);
+                scrape(&text, format, config, &mut py_resolver, transformer, first)
+            });
+            let py_error = py_resolver.error.take();
             // a buffer is kept for the common sizes; an exceptional body's memory is returned
             if buffer.capacity() <= BODY_BUFFER_KEPT {
                 self.body_buffer = buffer;
@@ -701,9 +757,15 @@ impl Scraper {
                 }
                 list.append(self.record(py, record, flush)?)?;
             }
+            // the record vector's capacity serves the next scrape
+            let mut records = output.records;
+            if records.capacity() <= RECORDS_KEPT {
+                records.clear();
+                self.transformer.spare_records = records;
+            }
             // A resolver or aggregator exception ends the scrape like a parse error, after the
             // records before it.
-            let error = match (submit_error.or(py_resolver.error.take()), output.error) {
+            let error = match (submit_error.or(py_error), output.error) {
                 (Some(e), _) => Some(e.into_value(py).into_bound(py).into_any()),
                 (None, Some(e)) => Some((e.kind.as_str(), e.message).into_pyobject(py)?.into_any()),
                 (None, None) => None,

@@ -145,7 +145,11 @@ pub fn scrape<'t>(
     transformer: &mut FamilyTransformer,
     first_scrape: Option<FirstScrape>,
 ) -> ScrapeOutput {
-    let mut out = ScrapeOutput::default();
+    let mut out = ScrapeOutput {
+        records: std::mem::take(&mut transformer.spare_records),
+        ..ScrapeOutput::default()
+    };
+    out.records.clear();
     transformer.begin_scrape();
     // An empty Prometheus body is an endpoint with no metrics. (An empty OpenMetrics body lacks its
     // `# EOF` and is rejected, as the OpenMetrics conformance cases require; the stock check skips

@@ -20,42 +20,58 @@ pub enum Method {
     MonotonicCount,
 }
 
-/// One submission, in the order the stock check makes them.
+/// One submission, in the order the stock check makes them. Kept small (the payloads of the rare
+/// kinds are boxed): a scrape makes one per metric.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
-    Metric {
-        method: Method,
-        name: Arc<str>,
-        value: f64,
-        tags: Arc<TagList>,
-        hostname: Arc<str>,
-    },
     /// A metric of a cached series: its method, name, tags and hostname are the emission in
     /// `slot` of the transformer's series cache (`FamilyTransformer::emission`).
-    Cached { slot: u32, value: f64 },
-    /// `submit_histogram_bucket` (distribution mode).
-    Bucket {
-        name: Arc<str>,
+    Cached {
+        slot: u32,
         value: f64,
-        lower: f64,
-        upper: f64,
-        tags: TagList,
-        hostname: String,
-        /// `collect_histograms_as_distributions`: the multi-bucket API.
-        multiple: bool,
     },
+    Metric(Box<MetricRecord>),
+    /// `submit_histogram_bucket` (distribution mode).
+    Bucket(Box<BucketRecord>),
     /// A `service_check` transformer sample; its tags are the static tags only.
-    ServiceCheck {
-        name: Arc<str>,
-        status: u8,
-        hostname: String,
-    },
+    ServiceCheck(Box<ServiceCheckRecord>),
     /// A `metadata` transformer sample: `set_metadata(name, value, **modifiers of id)`.
-    Metadata {
-        id: u32,
-        name: Arc<str>,
-        value: String,
-    },
+    Metadata(Box<MetadataRecord>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricRecord {
+    pub method: Method,
+    pub name: Arc<str>,
+    pub value: f64,
+    pub tags: Arc<TagList>,
+    pub hostname: Arc<str>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BucketRecord {
+    pub name: Arc<str>,
+    pub value: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub tags: TagList,
+    pub hostname: String,
+    /// `collect_histograms_as_distributions`: the multi-bucket API.
+    pub multiple: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceCheckRecord {
+    pub name: Arc<str>,
+    pub status: u8,
+    pub hostname: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetadataRecord {
+    pub id: u32,
+    pub name: Arc<str>,
+    pub value: String,
 }
 
 /// The tags of one record: label tags, then (when `with_static`) the scraper's static tags, then
@@ -146,6 +162,8 @@ pub struct FamilyTransformer {
     /// Labels collected for `share_labels`.
     pub sharing: LabelSharing,
     pub series: SeriesCache,
+    /// An empty record vector whose capacity the next scrape reuses.
+    pub spare_records: Vec<Record>,
 }
 
 impl Default for FamilyTransformer {
@@ -162,6 +180,7 @@ impl FamilyTransformer {
             processed: 0,
             sharing: LabelSharing::default(),
             series: SeriesCache::default(),
+            spare_records: Vec::new(),
         }
     }
 
@@ -296,13 +315,13 @@ impl FamilyTransformer {
                         slot: first + i as u32,
                         value,
                     },
-                    None => Record::Metric {
+                    None => Record::Metric(Box::new(MetricRecord {
                         method: e.method,
                         name: e.name,
                         value,
                         tags: e.tags,
                         hostname: e.hostname,
-                    },
+                    })),
                 });
             }
         }
@@ -372,7 +391,7 @@ fn metric(
     tags: Vec<String>,
     hostname: String,
 ) -> Record {
-    Record::Metric {
+    Record::Metric(Box::new(MetricRecord {
         method,
         name: name.clone(),
         value,
@@ -382,7 +401,7 @@ fn metric(
             suffix: None,
         }),
         hostname: Arc::from(hostname),
-    }
+    }))
 }
 
 fn missing_upper_bound() -> ScrapeError {
@@ -464,22 +483,22 @@ fn emit_other(
             } else {
                 3
             };
-            out.push(Record::ServiceCheck {
+            out.push(Record::ServiceCheck(Box::new(ServiceCheckRecord {
                 name: names.base.clone(),
                 status,
                 hostname: p.hostname,
-            });
+            })));
         }
         TransformKind::Metadata(label) => {
             let value = p
                 .labels
                 .get(label)
                 .ok_or_else(|| ScrapeError::new(ErrorKind::Key, label.clone()))?;
-            out.push(Record::Metadata {
+            out.push(Record::Metadata(Box::new(MetadataRecord {
                 id: transformer.id,
                 name: names.base.clone(),
                 value: value.to_string(),
-            });
+            })));
         }
         _ => {}
     }
@@ -576,7 +595,7 @@ fn emit_decumulated(
                         suffix: None,
                     };
                 }
-                out.push(Record::Bucket {
+                out.push(Record::Bucket(Box::new(BucketRecord {
                     name: names.base.clone(),
                     value: bucket_value,
                     lower: if lower == 0.0 { 0.0 } else { lower },
@@ -584,9 +603,9 @@ fn emit_decumulated(
                     tags,
                     hostname: p.hostname,
                     multiple: options.omit_bound_tags,
-                });
+                })));
             } else if !p.upper_bound().unwrap_or("").ends_with("inf") {
-                out.push(Record::Metric {
+                out.push(Record::Metric(Box::new(MetricRecord {
                     method: MonotonicCount,
                     name: names.bucket.clone(),
                     value: bucket_value,
@@ -596,7 +615,7 @@ fn emit_decumulated(
                         suffix: Some(format!("lower_bound:{lower_text}")),
                     }),
                     hostname: Arc::from(p.hostname),
-                });
+                })));
             }
         } else if options.distributions && !options.counters_with_distributions {
             continue;
