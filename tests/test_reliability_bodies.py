@@ -383,3 +383,29 @@ def test_gzip_body_within_the_limit_as_the_stock_check(aggregator, datadog_agent
     assert stock_error is our_error is None
     assert len(ours['metrics']) == 34
     assert_same_submissions(stock, ours)
+
+
+# Bodies on which the core and the stock check disagree today (one value or message each).
+CORE_DIFFERENCES = {
+    'unicode_digits_value': (WAITING + 'num_requests_waiting ١٢\n'.encode(), "int() and float() read '١٢' as 12"),
+    'unicode_digits_le': (HIST + 'e2e_request_latency_seconds_bucket{le="１"} 1\n'.encode(), "float() reads '１'"),
+    'unit_separator_le': (HIST + b'e2e_request_latency_seconds_bucket{le="\x1f1"} 1\n', "float() refuses '\\x1f1'"),
+    'repr_tie_le': (
+        HIST + b'e2e_request_latency_seconds_bucket{le="1203524251652176.2"} 1\n',
+        'upper_bound:1203524251652176.2, not .3',
+    ),
+    'unprintable_in_error': (WAITING + 'num_requests_waiting 5\u0378\n'.encode(), "the message escapes it: '5\\u0378'"),
+}
+
+
+@pytest.mark.parametrize(
+    'body',
+    [pytest.param(body, marks=pytest.mark.xfail(strict=True, reason=why)) for body, why in CORE_DIFFERENCES.values()],
+    ids=list(CORE_DIFFERENCES),
+)
+def test_core_differences(aggregator, datadog_agent, payload_server, body):
+    (stock_error, stock), (our_error, ours) = run_both(
+        payload_server, GAUGE + body, PROM_CONTENT_TYPE, aggregator, datadog_agent
+    )
+    assert our_error == stock_error
+    assert_same_submissions(stock, ours)
