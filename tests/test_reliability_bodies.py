@@ -410,3 +410,30 @@ def test_core_differences(aggregator, datadog_agent, payload_server, body):
     )
     assert our_error == stock_error
     assert_same_submissions(stock, ours)
+
+
+@pytest.mark.parametrize('case', ['random_bytes', 'bucket_bad_le', 'openmetrics_without_eof', 'huge_integer'])
+def test_next_scrape_after_a_hostile_body(aggregator, datadog_agent, payload_server, case):
+    # good, hostile, good: the third scrape flushes first values as the stock check's does (not
+    # after a failed run)
+    body, content_type, _ = CASES[case]
+    good = fixture_bytes('nim_metrics.txt')
+    instance = {'openmetrics_endpoint': payload_server.base_url + '/metrics'}
+    results = []
+    for cls in (StockNvidiaNIMCheck, NvidiaNIMCheck):
+        check = cls('nvidia_nim', {}, [instance])
+        outcome = []
+        for payload, ctype in ((good, PROM_CONTENT_TYPE), (body, content_type), (good, PROM_CONTENT_TYPE)):
+            payload_server.body, payload_server.content_type = payload, ctype
+            aggregator.reset()
+            datadog_agent.reset()
+            outcome.append(run_error(check.run()))
+        result = snapshot(aggregator, datadog_agent)
+        result['warnings'] = check.warnings
+        results.append((outcome, result))
+    (stock_outcome, stock), (our_outcome, ours) = results
+    assert our_outcome == stock_outcome
+    assert our_outcome[0] is None and our_outcome[1] is not None and our_outcome[2] is None
+    assert_same_submissions(stock, ours)
+    counts = ours['metrics']['nvidia_nim.prompt_tokens.count']
+    assert counts and not any(m.flush_first_value for m in counts)
