@@ -3,9 +3,20 @@ integration we replace, and snapshots of what the stub aggregator recorded."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import math
+import os
+import re
+import select
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -147,3 +158,263 @@ def run_error(result: str) -> str | None:
     if not result:
         return None
     return json.loads(result)[0]['message']
+
+
+# --- reliability helpers -----------------------------------------------------------------------
+
+
+def health_checks(aggregator) -> list[tuple[int, str]]:
+    """(status, message) of every `nvidia_nim.openmetrics.health` service check, in order."""
+    return [(s.status, s.message) for s in aggregator.service_checks('nvidia_nim.openmetrics.health')]
+
+
+def submitted_count(aggregator) -> int:
+    """How many metric and histogram bucket records the stub holds."""
+    metrics = sum(len(aggregator.metrics(name)) for name in aggregator.metric_names)
+    buckets = sum(len(aggregator.histogram_bucket(name)) for name in aggregator._histogram_buckets)
+    return metrics + buckets
+
+
+def without_addresses(text: str | None) -> str | None:
+    """Error text with object reprs' memory addresses (`at 0x7f...`) blanked, for comparing runs."""
+    return None if text is None else re.sub(r' at 0x[0-9a-f]+', ' at 0x?', text)
+
+
+def http_response(body: bytes, status: str = '200 OK', content_type: str | None = PROM_CONTENT_TYPE, **headers):
+    """A whole HTTP/1.1 response (headers given as keyword arguments, `_` for `-`)."""
+    lines = [f'HTTP/1.1 {status}']
+    if content_type is not None:
+        lines.append(f'Content-Type: {content_type}')
+    fields = {'Content-Length': str(len(body)), 'Connection': 'close'}
+    fields.update({k.replace('_', '-'): v for k, v in headers.items()})
+    lines += [f'{k}: {v}' for k, v in fields.items() if v is not None]
+    return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1') + body
+
+
+class RawServer:
+    """A loopback TCP server that writes whatever `respond(conn, path)` writes, for what
+    http.server cannot send: a body cut short, a garbage status line, a stall, a slow drip.
+    `/v1/version` answers the NIM version JSON. The listener can be closed (connections refused)
+    and reopened on the same port, or left with a full accept backlog (connects time out)."""
+
+    def __init__(self, respond=None):
+        self.respond = respond or (lambda conn, path: conn.sendall(http_response(b'')))
+        self.version_body = fixture_bytes('nim_version.json')
+        self.paths: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._fillers: list[socket.socket] = []
+        self.listener: socket.socket | None = self._listen(0, backlog=64)
+        self.port = self.listener.getsockname()[1]
+        self._accepting = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @staticmethod
+    def _listen(port: int, backlog: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(('127.0.0.1', port))
+        sock.listen(backlog)
+        return sock
+
+    @property
+    def base_url(self) -> str:
+        return f'http://127.0.0.1:{self.port}'
+
+    def refuse(self) -> None:
+        """Close the listener: connections are refused until `reopen()`."""
+        with self._lock:
+            self._close_listener()
+        time.sleep(0.1)
+
+    def stall_connects(self) -> None:
+        """A listener with a backlog of 0 that is never accepted from, filled up: a new connection's
+        SYN is dropped and its connect times out, until `reopen()`."""
+        with self._lock:
+            self._close_listener()
+            self.listener = self._listen(self.port, backlog=0)
+            self._accepting = False
+            for _ in range(4):
+                filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                filler.setblocking(False)
+                try:
+                    filler.connect(('127.0.0.1', self.port))
+                except BlockingIOError:
+                    pass
+                self._fillers.append(filler)
+        time.sleep(0.2)
+
+    def reopen(self) -> None:
+        with self._lock:
+            self._close_listener()
+            self.listener = self._listen(self.port, backlog=64)
+            self._accepting = True
+
+    def _close_listener(self) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._fillers.clear()
+        if self.listener is not None:
+            # shutdown() stops listening at once, even while the accept loop's select() holds it
+            try:
+                self.listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.listener.close()
+            self.listener = None
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                listener = self.listener if self._accepting else None
+            if listener is None:
+                time.sleep(0.01)
+                continue
+            try:
+                ready, _, _ = select.select([listener], [], [], 0.05)
+                if not ready:
+                    continue
+                conn, _ = listener.accept()
+            except (OSError, ValueError):  # closed by refuse()/reopen() meanwhile
+                continue
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            head = b''
+            while b'\r\n\r\n' not in head:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                head += data
+            path = head.split(b'\r\n', 1)[0].split(b' ')[1].decode('latin-1')
+            if path.split('?')[0].endswith('/v1/version'):
+                conn.sendall(http_response(self.version_body, content_type='application/json'))
+            else:
+                self.paths.append(path)
+                self.respond(conn, path)
+        except OSError:
+            pass
+        finally:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep in a handler, cut short when the server stops."""
+        self._stop.wait(seconds)
+
+    def __enter__(self) -> RawServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        with self._lock:
+            self._close_listener()
+
+
+class TLSFiles:
+    """A self-signed CA, a server certificate for 127.0.0.1/localhost and a client certificate it
+    signed, written as PEM files to `directory`."""
+
+    def __init__(self, directory: Path, key_password: bytes | None = None):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        now = datetime.datetime.now(datetime.UTC)
+
+        def name(cn):
+            return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+        def write(filename, data):
+            path = directory / filename
+            path.write_bytes(data)
+            return str(path)
+
+        def pem_key(key, password=None):
+            encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+            return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(name('nvidia_nim test CA'))
+            .issuer_name(name('nvidia_nim test CA'))
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+
+        def leaf(cn, usage, san=None):
+            key = ec.generate_private_key(ec.SECP256R1())
+            builder = (
+                x509.CertificateBuilder()
+                .subject_name(name(cn))
+                .issuer_name(ca.subject)
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            )
+            if san is not None:
+                builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+            return key, builder.sign(ca_key, hashes.SHA256())
+
+        server_key, server_cert = leaf(
+            'localhost',
+            ExtendedKeyUsageOID.SERVER_AUTH,
+            [x509.DNSName('localhost'), x509.IPAddress(ipaddress.ip_address('127.0.0.1'))],
+        )
+        client_key, client_cert = leaf('nim-client', ExtendedKeyUsageOID.CLIENT_AUTH)
+        pem = serialization.Encoding.PEM
+        self.ca_cert = write('ca.pem', ca.public_bytes(pem))
+        self.server_cert = write('server.pem', server_cert.public_bytes(pem))
+        self.server_key = write('server.key', pem_key(server_key))
+        self.client_cert = write('client.pem', client_cert.public_bytes(pem))
+        self.client_key = write('client.key', pem_key(client_key, key_password))
+
+    def server_context(self, require_client_cert: bool = False) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.server_cert, self.server_key)
+        if require_client_cert:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(self.ca_cert)
+        return context
+
+
+class TLSPayloadServer(PayloadServer):
+    """PayloadServer over HTTPS with the given server-side SSL context."""
+
+    def __init__(self, context: ssl.SSLContext, body: bytes = b'', content_type: str = PROM_CONTENT_TYPE):
+        super().__init__(body, content_type)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+
+    @property
+    def base_url(self) -> str:
+        return f'https://127.0.0.1:{self.httpd.server_address[1]}'
+
+
+def run_python(code: str, timeout: float = 120) -> dict:
+    """Runs `code` in a fresh interpreter (the test directory on sys.path) and returns the JSON
+    object it printed last; for payloads whose time or memory must not weigh on the test process."""
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(HERE), os.environ.get('PYTHONPATH', '')])}
+    proc = subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

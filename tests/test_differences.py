@@ -1,7 +1,18 @@
 """Each deliberate difference from the stock check, showing the stock behaviour and ours."""
 
-from common import OM_CONTENT_TYPE, PayloadServer, StockNvidiaNIMCheck, fixture_bytes, run_error
+from common import (
+    OM_CONTENT_TYPE,
+    PayloadServer,
+    RawServer,
+    StockNvidiaNIMCheck,
+    fixture_bytes,
+    health_checks,
+    http_response,
+    run_error,
+    submitted_count,
+)
 
+from datadog_checks.base import AgentCheck
 from datadog_checks.nvidia_nim import NvidiaNIMCheck
 from datadog_checks.nvidia_nim.emulator import NimEmulator
 
@@ -59,3 +70,27 @@ def test_empty_openmetrics_body_is_an_error(aggregator):
         ours = run_error(NvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
     assert stock is None
     assert ours == 'Missing # EOF at end'
+
+
+def test_body_cut_short_is_critical_and_submits_nothing(aggregator):
+    # The server announces the whole body's Content-Length and closes after two thirds of it. The
+    # stock check has sent health OK before reading, then submits every family read before the
+    # cut and fails. Here the body is read whole before anything is used: health CRITICAL, same
+    # run error, nothing submitted.
+    filler = b''.join(b'num_requests_waiting{model_name="m%d"} 1\n' % i for i in range(3000))
+    body = fixture_bytes('nim_metrics.txt') + b'\n# TYPE num_requests_waiting gauge\n' + filler
+    whole = http_response(body)
+    with RawServer(lambda conn, path: conn.sendall(whole[: len(whole) - len(body) // 3])) as server:
+        instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
+        stock_error = run_error(StockNvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
+        stock_health = health_checks(aggregator)
+        stock_metrics = len(aggregator.metric_names)
+        aggregator.reset()
+        our_error = run_error(NvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
+        our_health = health_checks(aggregator)
+    assert 'IncompleteRead(' in stock_error
+    assert our_error == stock_error
+    assert stock_health == [(AgentCheck.OK, '')]
+    assert stock_metrics == 34
+    assert our_health == [(AgentCheck.CRITICAL, our_error.split(': ', 1)[1])]
+    assert submitted_count(aggregator) == 0

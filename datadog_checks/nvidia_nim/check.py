@@ -120,7 +120,7 @@ class NvidiaNIMCheck(AgentCheck):
             self.service_check(self.SERVICE_CHECK_HEALTH, status, tags=settings.static_tags, message=message)
 
     def _fetch(self, settings: ScraperSettings):
-        """GET the endpoint; the health check goes out as soon as the status is known."""
+        """GET the endpoint; a failure or an error status sends the CRITICAL health check."""
         options = {'stream': True}
         if self.http.options['headers'].get('Accept') == '*/*':
             accept = ACCEPT_OPENMETRICS if settings.use_latest_spec else ACCEPT_PROMETHEUS
@@ -136,7 +136,6 @@ class NvidiaNIMCheck(AgentCheck):
             self._health(AgentCheck.CRITICAL, message=str(e))
             response.close()
             raise
-        self._health(AgentCheck.OK)
         return response
 
     @staticmethod
@@ -173,7 +172,17 @@ class NvidiaNIMCheck(AgentCheck):
             return
         with response:
             content_type = response.headers.get('Content-Type', '')
-            raw = self._read_body(response)
+            try:
+                raw = self._read_body(response)
+            except Exception as e:
+                # The body did not arrive whole (cut short of its Content-Length, a broken chunked
+                # encoding or gzip stream, a read timeout, past MAX_BODY_BYTES): nothing of it is used.
+                self._health(AgentCheck.CRITICAL, message=str(e))
+                if isinstance(e, RequestsConnectionError) and settings.ignore_connection_errors:
+                    self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
+                    return
+                raise
+            self._health(AgentCheck.OK)
             if settings.telemetry:
                 length = response.headers.get('Content-Length')
                 size = int(length) if length is not None else sum(map(len, raw))
