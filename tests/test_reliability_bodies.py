@@ -27,15 +27,26 @@ HIST = b'# TYPE e2e_request_latency_seconds histogram\n'
 EOF = b'# EOF\n'
 
 
+# Characters where Python's str.splitlines() ends a line and this check does not (a deliberate
+# difference, pinned in test_differences_lines.py): kept out of the bodies compared here.
+SPLITLINES_ONLY = (b'\x0b', b'\x0c', b'\x1c', b'\x1d', b'\x1e', b'\xc2\x85', b'\xe2\x80\xa8', b'\xe2\x80\xa9')
+
+
 def random_bytes(seed, n=4000):
     rnd = random.Random(seed)
-    return bytes(rnd.getrandbits(8) for _ in range(n))
+    body = bytes(rnd.getrandbits(8) for _ in range(n))
+    for separator in SPLITLINES_ONLY:
+        body = body.replace(separator, b' ')
+    return body
 
+
+# the run fails, with whatever message the (random) content leads to
+ANY_ERROR = object()
 
 # name: (body, content type, the run error both checks give (None: success))
 CASES = {
-    'random_bytes': (random_bytes(1), PROM_CONTENT_TYPE, 'substring not found'),
-    'random_bytes_openmetrics': (random_bytes(2), OM_CONTENT_TYPE, 'substring not found'),
+    'random_bytes': (random_bytes(1), PROM_CONTENT_TYPE, ANY_ERROR),
+    'random_bytes_openmetrics': (random_bytes(2), OM_CONTENT_TYPE, ANY_ERROR),
     'random_printable': (
         bytes(random.Random(3).choice(b'{}="# \n\\,abc_1.eE+-') for _ in range(4000)),
         PROM_CONTENT_TYPE,
@@ -141,20 +152,9 @@ CASES = {
         OM_CONTENT_TYPE,
         'Received line after # EOF: num_requests_waiting 5',
     ),
-    'openmetrics_blank_line': (GAUGE + b'\n' + EOF, OM_CONTENT_TYPE, 'string index out of range'),
     'crlf': ((GAUGE + WAITING + b'num_requests_waiting 5\n').replace(b'\n', b'\r\n'), PROM_CONTENT_TYPE, None),
     'crlf_openmetrics': ((GAUGE + EOF).replace(b'\n', b'\r\n'), OM_CONTENT_TYPE, None),
     'lone_cr': ((GAUGE + WAITING + b'num_requests_waiting 5\n').replace(b'\n', b'\r'), PROM_CONTENT_TYPE, None),
-    'line_breaks_inside_labels': (
-        GAUGE + WAITING + b'num_requests_waiting{a="x\x0by"} 5\n',
-        PROM_CONTENT_TYPE,
-        'substring not found',
-    ),
-    'unicode_line_separator': (
-        GAUGE + WAITING + 'num_requests_waiting{{a="x\u2028y"}} 5\n'.encode(),
-        PROM_CONTENT_TYPE,
-        'substring not found',
-    ),
     'only_line_breaks': (b'\n' * 100_000, PROM_CONTENT_TYPE, None),
     'only_spaces': (b' ' * 100_000, PROM_CONTENT_TYPE, None),
     'bad_timestamp': (
@@ -190,7 +190,11 @@ def run_both(server, body, content_type, aggregator, datadog_agent, **options):
 def test_hostile_body_as_the_stock_check(aggregator, datadog_agent, payload_server, case):
     body, content_type, expected_error = CASES[case]
     (stock_error, stock), (our_error, ours) = run_both(payload_server, body, content_type, aggregator, datadog_agent)
-    assert stock_error == our_error == expected_error
+    assert stock_error == our_error
+    if expected_error is ANY_ERROR:
+        assert our_error is not None
+    else:
+        assert our_error == expected_error
     assert_same_submissions(stock, ours)
     # the body arrived whole, so the endpoint is healthy whatever its content
     assert [s.status for s in ours['service_checks']['nvidia_nim.openmetrics.health']] == [AgentCheck.OK]

@@ -169,6 +169,7 @@ class NvidiaNIMCheck(AgentCheck):
             if not settings.ignore_connection_errors:
                 raise
             self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
+            self._version_checked_at = None
             return
         with response:
             content_type = response.headers.get('Content-Type', '')
@@ -180,6 +181,7 @@ class NvidiaNIMCheck(AgentCheck):
                 self._health(AgentCheck.CRITICAL, message=str(e))
                 if isinstance(e, RequestsConnectionError) and settings.ignore_connection_errors:
                     self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
+                    self._version_checked_at = None
                     return
                 raise
             self._health(AgentCheck.OK)
@@ -287,13 +289,9 @@ class NvidiaNIMCheck(AgentCheck):
     def _version_due(self) -> bool:
         """Whether to look the NIM version up now: after the first good scrape, after any failed
         one, and every VERSION_REFRESH_SECONDS (the Agent keeps the value it was given; the
-        stock check asks on every run)."""
-        now = time.monotonic()
+        stock check asks on every run). A lookup that fails is tried again at the next run."""
         checked = self._version_checked_at
-        if checked is not None and now - checked < VERSION_REFRESH_SECONDS:
-            return False
-        self._version_checked_at = now
-        return True
+        return checked is None or time.monotonic() - checked >= VERSION_REFRESH_SECONDS
 
     def _submit_version_metadata(self, endpoint: str) -> None:
         """Version metadata from `/v1/version`. A failure here is logged and does not fail the run:
@@ -308,6 +306,7 @@ class NvidiaNIMCheck(AgentCheck):
         except Exception as e:
             self.log.debug('Could not read the NIM version from %s: %s', url, e)
             return
+        self._version_checked_at = time.monotonic()
         if not isinstance(release, str):
             self.log.debug('Invalid NVIDIA NIM release: %r', release)
             return
