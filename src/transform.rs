@@ -141,6 +141,8 @@ pub struct FamilyTransformer {
     processed: usize,
     /// Labels collected for `share_labels`.
     pub sharing: LabelSharing,
+    /// `latency_percentiles` state across scrapes (src/percentiles.rs).
+    pub percentiles: crate::percentiles::PercentileState,
 }
 
 impl Default for FamilyTransformer {
@@ -156,6 +158,7 @@ impl FamilyTransformer {
             numbers: NumberCache::default(),
             processed: 0,
             sharing: LabelSharing::default(),
+            percentiles: Default::default(),
         }
     }
 
