@@ -20,8 +20,6 @@ LATENCY_HISTOGRAMS = (
     'e2e_request_latency.seconds',
 )
 
-_ERROR = 'setting `latency_percentiles` must be a list of numbers between 0 and 1 (both excluded)'
-
 
 def quantile_suffix(q: float) -> str:
     """`p` and the percentage, with `_` for its decimal point: 0.5 → p50, 0.995 → p99_5."""
@@ -36,11 +34,17 @@ def percentile_options(config: Mapping[str, Any]) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, list | tuple):
-        raise ConfigurationError(f'The {_ERROR}, got {value!r}')
+        raise ConfigurationError(
+            'Setting `latency_percentiles` must be a list of quantiles between 0 and 1 (both excluded), '
+            f'e.g. [0.5, 0.9, 0.99]; got {value!r}'
+        )
     quantiles: list[tuple[float, str]] = []
     for i, q in enumerate(value, 1):
         if isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1:
-            raise ConfigurationError(f'Entry #{i} of the {_ERROR}, got {q!r}')
+            raise ConfigurationError(
+                f'Entry #{i} of setting `latency_percentiles` must be a number between 0 and 1 (both excluded); '
+                f'got {q!r}'
+            )
         entry = (float(q), quantile_suffix(q))
         if entry not in quantiles:
             quantiles.append(entry)
