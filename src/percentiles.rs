@@ -120,7 +120,7 @@ pub fn observe(
     let options = &config.percentiles;
     if !options.is_enabled()
         || transformer.kind != TransformKind::Histogram
-        || !options.histograms.iter().any(|h| *h == transformer.name)
+        || !options.histograms.contains(&transformer.name)
     {
         return;
     }
@@ -143,7 +143,8 @@ pub fn observe(
             state.series.remove(&key);
             continue;
         }
-        let Some(interval) = interval_buckets(state.series.get(&key), &series.buckets) else {
+        let previous = state.series.get(&key).map(Vec::as_slice);
+        let Some(interval) = interval_buckets(previous, &series.buckets) else {
             state.series.insert(key, series.buckets);
             continue;
         };
@@ -252,7 +253,10 @@ fn coalesce(buckets: Buckets) -> Buckets {
 
 /// The buckets of the interval since `previous`: the per-bound increase, or the new counts
 /// after a counter reset; `None` on the first scrape of a series.
-pub fn interval_buckets(previous: Option<&Buckets>, current: &Buckets) -> Option<Buckets> {
+pub fn interval_buckets(
+    previous: Option<&[(f64, f64)]>,
+    current: &[(f64, f64)],
+) -> Option<Buckets> {
     let previous = previous?;
     let same_bounds = previous.len() == current.len()
         && previous
@@ -261,7 +265,7 @@ pub fn interval_buckets(previous: Option<&Buckets>, current: &Buckets) -> Option
             .all(|(p, c)| p.0.to_bits() == c.0.to_bits());
     let reset = !same_bounds || previous.iter().zip(current).any(|(p, c)| c.1 < p.1);
     if reset {
-        return Some(current.clone());
+        return Some(current.to_vec());
     }
     Some(
         previous
