@@ -1,7 +1,7 @@
 """The check on the real NIM fixture and on the live emulator, over real HTTP on loopback."""
 
 import pytest
-from common import OM_CONTENT_TYPE, PROM_CONTENT_TYPE, fixture_bytes, run_error
+from common import OM_CONTENT_TYPE, PROM_CONTENT_TYPE, fixture_bytes, map_metadata, run_error
 
 from datadog_checks.base import AgentCheck
 from datadog_checks.dev.utils import get_metadata_metrics
@@ -12,15 +12,9 @@ from datadog_checks.nvidia_nim.metrics import METRIC_MAP
 METADATA = get_metadata_metrics()
 
 
-def from_map(metric: str, metric_map: dict) -> bool:
-    """Whether a metadata row is a metric of `metric_map` (`<name>`, `.count`, `.sum`, `.bucket`)."""
-    names = [v if isinstance(v, str) else v['name'] for v in metric_map.values()]
-    return any(metric == f'nvidia_nim.{n}{suffix}' for n in names for suffix in ('', '.count', '.sum', '.bucket'))
-
-
 # What a NIM 1.x sends: the rows of the stock map (the others document the NIM 2.x engine families
 # and the opt-in latency percentiles, covered by test_nim2.py and test_percentiles.py).
-NIM1_METADATA = {name: row for name, row in METADATA.items() if from_map(name, METRIC_MAP)}
+NIM1_METADATA = map_metadata(METADATA, METRIC_MAP)
 
 
 def make_check(endpoint, **options):

@@ -3,7 +3,7 @@ emulator's `vllm` and `sglang` dialects, over real HTTP on loopback), and the ma
 names carry a `:` through the config normalization and the Rust core."""
 
 import pytest
-from common import OM_CONTENT_TYPE, PROM_CONTENT_TYPE, PayloadServer, run_error
+from common import OM_CONTENT_TYPE, PROM_CONTENT_TYPE, PayloadServer, map_metadata, run_error
 
 from datadog_checks.base import AgentCheck
 from datadog_checks.dev.utils import get_metadata_metrics
@@ -46,9 +46,7 @@ NOT_EMULATED = {'nvidia_nim.request.corrupted.count'}
 
 
 def from_map(metric_map: dict) -> set[str]:
-    """The metadata rows of a map's Datadog names (`<name>`, `.count`, `.sum`, `.bucket`)."""
-    names = {v if isinstance(v, str) else v['name'] for v in metric_map.values()}
-    return {m for m in METADATA if any(m == f'nvidia_nim.{n}{s}' for n in names for s in ('', *HISTOGRAM_PARTS))}
+    return set(map_metadata(METADATA, metric_map))
 
 
 def make_check(endpoint, **options):
