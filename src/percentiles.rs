@@ -150,7 +150,8 @@ pub fn observe(
         };
         state.series.insert(key, series.buckets);
         for ((q, _), name) in options.quantiles.iter().zip(names.iter()) {
-            if let Some(value) = bucket_quantile(*q, &interval) {
+            // (a `-Inf` bound can make the estimate infinite or NaN: not sent)
+            if let Some(value) = bucket_quantile(*q, &interval).filter(|v| v.is_finite()) {
                 out.push(Record::Metric {
                     method: Method::Gauge,
                     name: name.clone(),
@@ -550,6 +551,57 @@ mod tests {
             &mut out,
         );
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn arbitrary_buckets_never_panic_and_answer_within_the_bounds() {
+        // a small deterministic generator: bounds and counts of every kind, many scrapes
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let les = [
+            "-1", "0", "0.1", "0.5", "1.0", "+Inf", "NaN", "-Inf", "x", "1e308",
+        ];
+        let values = [0.0, 1.0, 2.0, 5.0, -3.0, f64::NAN, f64::INFINITY, 1e300];
+        let (config, transformer, mut state) = setup();
+        let mut out = Vec::new();
+        for _ in 0..2000 {
+            let mut samples = Vec::new();
+            for _ in 0..(next() % 8) {
+                let le = les[(next() % les.len() as u64) as usize];
+                let v = values[(next() % values.len() as u64) as usize];
+                let model = if next() % 2 == 0 { "a" } else { "b" };
+                samples.push(bucket("ttft_seconds_bucket", model, le, v));
+            }
+            let family = Family {
+                name: Cow::Borrowed("ttft_seconds"),
+                typ: MetricType::Histogram,
+                samples,
+            };
+            observe(&config, &mut state, &transformer, &family, &mut out);
+        }
+        for (_, value, _) in gauges(&out) {
+            assert!(value.is_finite(), "{value}");
+        }
+        // and the quantile of any finite, sorted bucket set lies between 0 (or the lowest bound)
+        // and the highest finite bound
+        for _ in 0..2000 {
+            let mut b: Vec<(f64, f64)> = (0..(next() % 6))
+                .map(|_| ((next() % 100) as f64 / 10.0, (next() % 50) as f64))
+                .collect();
+            b.push((INF, (next() % 60) as f64));
+            b.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal));
+            let b = coalesce(b);
+            let q = (next() % 999 + 1) as f64 / 1000.0;
+            if let Some(v) = bucket_quantile(q, &b) {
+                let highest = b.iter().rev().nth(1).map_or(0.0, |x| x.0);
+                assert!((0.0..=highest).contains(&v), "{q} {b:?} → {v}");
+            }
+        }
     }
 
     #[test]
