@@ -124,6 +124,8 @@ fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperConfig> {
         target_info: get_bool(options, "target_info", false)?,
     };
     Ok(ScraperConfig {
+        // latency_percentiles (src/percentiles.rs)
+        percentiles: crate::percentiles::PercentileConfig::from_options(options)?,
         share,
         raw_metric_prefix: get_str(options, "raw_metric_prefix")?,
         exclude_by_labels,

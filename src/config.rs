@@ -76,6 +76,8 @@ pub struct ScraperConfig {
     pub hostname_format: Option<String>,
     pub histogram: HistogramOptions,
     pub share: crate::share::ShareConfig,
+    /// `latency_percentiles` (src/percentiles.rs).
+    pub percentiles: crate::percentiles::PercentileConfig,
 }
 
 impl ScraperConfig {

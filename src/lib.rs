@@ -5,6 +5,7 @@
 pub mod config;
 pub mod model;
 pub mod openmetrics;
+pub mod percentiles;
 pub mod prom;
 pub mod scrape;
 pub mod series;

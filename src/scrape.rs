@@ -81,7 +81,13 @@ impl Outgoing<'_> {
                 .map_err(|m| ScrapeError::new(ErrorKind::Index, m))?;
         }
         match self.resolved {
-            Some(t) => transformer.transform(config, &t, &mut self.family, records),
+            Some(t) => {
+                transformer.transform(config, &t, &mut self.family, records)?;
+                // latency_percentiles: estimates from this family's bucket changes (src/percentiles.rs)
+                let state = &mut transformer.percentiles;
+                crate::percentiles::observe(config, state, &t, &mut self.family, records);
+                Ok(())
+            }
             None => Ok(()),
         }
     }

@@ -164,6 +164,8 @@ pub struct FamilyTransformer {
     pub series: SeriesCache,
     /// An empty record vector whose capacity the next scrape reuses.
     pub spare_records: Vec<Record>,
+    /// `latency_percentiles` state across scrapes (src/percentiles.rs).
+    pub percentiles: crate::percentiles::PercentileState,
 }
 
 impl Default for FamilyTransformer {
@@ -181,6 +183,7 @@ impl FamilyTransformer {
             sharing: LabelSharing::default(),
             series: SeriesCache::default(),
             spare_records: Vec::new(),
+            percentiles: Default::default(),
         }
     }
 

@@ -153,6 +153,14 @@ def assert_same_submissions(stock: dict, ours: dict) -> None:
     assert stock['warnings'] == ours['warnings']
 
 
+def map_metadata(metadata: dict, metric_map: dict) -> dict:
+    """The metadata.csv rows of a metric map's Datadog names (`<name>`, `.count`, `.sum`, `.bucket`):
+    with the stock `METRIC_MAP`, what a NIM 1.x sends."""
+    names = {v if isinstance(v, str) else v['name'] for v in metric_map.values()}
+    suffixes = ('', '.count', '.sum', '.bucket')
+    return {m: row for m, row in metadata.items() if any(m == f'nvidia_nim.{n}{s}' for n in names for s in suffixes)}
+
+
 def run_error(result: str) -> str | None:
     """The message of a run() result, or None for success."""
     if not result:

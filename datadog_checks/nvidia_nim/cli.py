@@ -1,7 +1,8 @@
 """`python -m datadog_checks.nvidia_nim`: run the check once (or twice with --check-rate) the way
 `agent check nvidia_nim` does, and print what it submitted.
 
-Without -c/--endpoint it starts the embedded NIM emulator on loopback and scrapes that."""
+Without -c/--endpoint it starts the embedded NIM emulator on loopback and scrapes that; --dialect
+picks what it serves (NIM 1.x, or a NIM 2.x passing vLLM V1 or SGLang metrics through)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import yaml
 from datadog_checks.base.stubs import aggregator, datadog_agent
 
 from .check import NvidiaNIMCheck
-from .emulator import NimEmulator
+from .emulator import DIALECTS, NimEmulator
 
 METRIC_TYPES = {0: 'gauge', 1: 'rate', 2: 'count', 3: 'monotonic_count', 4: 'counter', 5: 'histogram', 6: 'historate'}
 STATUSES = {0: 'OK', 1: 'WARNING', 2: 'CRITICAL', 3: 'UNKNOWN'}
@@ -30,6 +31,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('-r', '--check-rate', action='store_true', help='run twice, 1 s apart, and show the 2nd run')
     parser.add_argument('--json', action='store_true', help='print JSON instead of tables')
     parser.add_argument('--models', type=int, default=1, help='models served by the embedded emulator (default 1)')
+    parser.add_argument(
+        '--dialect',
+        choices=DIALECTS,
+        default='nim1',
+        help='what the embedded emulator serves: NIM 1.x (nim1, default), NIM 2.x with vLLM V1 (vllm) or SGLang',
+    )
+    parser.add_argument(
+        '--latency-percentiles',
+        metavar='Q,Q,...',
+        type=lambda text: [float(q) for q in text.split(',') if q.strip()],
+        help='set the instance option latency_percentiles, e.g. 0.5,0.9,0.99 (estimates from the 2nd run on: use -r)',
+    )
     return parser.parse_args(argv)
 
 
@@ -40,7 +53,10 @@ def load_config(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         if not isinstance(data, dict) or not isinstance(data.get('instances'), list) or not data['instances']:
             raise SystemExit(f'{args.config}: no instances (expected `init_config:` and `instances:`)')
         return data.get('init_config') or {}, data['instances']
-    return {}, [{'openmetrics_endpoint': args.endpoint}]
+    instance: dict[str, Any] = {'openmetrics_endpoint': args.endpoint}
+    if args.latency_percentiles is not None:
+        instance['latency_percentiles'] = args.latency_percentiles
+    return {}, [instance]
 
 
 def collect() -> dict[str, Any]:
@@ -70,11 +86,13 @@ def run_instance(init_config: dict, instance: dict, check_rate: bool) -> dict[st
     check.check_id = 'nvidia_nim:cli'
     runs = 2 if check_rate else 1
     result: dict[str, Any] = {}
+    # metadata is shown as the Agent holds it: what the runs set (the version is looked up
+    # after the first good scrape, not on every run)
+    datadog_agent.reset()
     for i in range(runs):
         if i:
             time.sleep(1)
         aggregator.reset()
-        datadog_agent.reset()
         started = time.perf_counter()
         error = check.run()
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -112,10 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     emulator = None
     if not args.config and not args.endpoint:
-        emulator = NimEmulator(models=args.models).start()
+        emulator = NimEmulator(models=args.models, dialect=args.dialect).start()
         args.endpoint = emulator.metrics_url
         if not args.json:
-            sys.stdout.write(f'Started the embedded NIM emulator at {emulator.base_url} ({args.models} model(s))\n\n')
+            sys.stdout.write(
+                f'Started the embedded NIM emulator at {emulator.base_url} '
+                f'({args.models} model(s), {args.dialect} dialect)\n\n'
+            )
     try:
         init_config, instances = load_config(args)
         results = [run_instance(init_config, instance, args.check_rate) for instance in instances]

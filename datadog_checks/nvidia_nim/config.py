@@ -10,7 +10,8 @@ from typing import Any
 
 from datadog_checks.base import ConfigurationError, is_affirmative
 
-from .metrics import METRIC_MAP, RENAME_LABELS_MAP
+from .metrics import METRIC_MAP, NIM2_METRIC_MAP, RENAME_LABELS_MAP
+from .percentiles import percentile_options
 
 NATIVE_TYPES = ('counter', 'gauge', 'histogram', 'summary')
 TRANSFORMER_TYPES = NATIVE_TYPES + (
@@ -28,7 +29,7 @@ SERVICE_CHECK_STATUSES = {'OK': 0, 'WARNING': 1, 'CRITICAL': 2, 'UNKNOWN': 3}
 
 
 def default_config() -> dict[str, Any]:
-    return {'metrics': [dict(METRIC_MAP)], 'rename_labels': dict(RENAME_LABELS_MAP)}
+    return {'metrics': [dict(METRIC_MAP), dict(NIM2_METRIC_MAP)], 'rename_labels': dict(RENAME_LABELS_MAP)}
 
 
 def effective_config(instance: Mapping[str, Any]) -> ChainMap:
@@ -410,4 +411,6 @@ class ScraperSettings:
             # read without is_affirmative, as the stock check does: any truthy value caches
             'cache_shared_labels': bool(config.get('cache_shared_labels', True)),
             'target_info': target_info,
+            # opt-in per-interval latency percentiles (percentiles.py, src/percentiles.rs)
+            'latency_percentiles': percentile_options(config),
         }
