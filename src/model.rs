@@ -112,8 +112,9 @@ pub struct Sample<'a> {
     /// seen in an earlier scrape costs no label parsing; `ensure_labels` parses it.
     pub pending: bool,
     pub value: Num,
-    /// Parsed and validated like the stock parsers do, then only used for OpenMetrics grouping.
-    pub timestamp: Option<Timestamp>,
+    /// Parsed and validated like the stock parsers do, then only used for OpenMetrics grouping
+    /// (boxed: rare, and a scrape can hold a million samples).
+    pub timestamp: Option<Box<Timestamp>>,
     pub has_exemplar: bool,
 }
 
@@ -128,6 +129,14 @@ impl<'a> Sample<'a> {
             value,
             timestamp: None,
             has_exemplar: false,
+        }
+    }
+
+    /// Drops parsed labels that can be parsed again from the label block (memory).
+    pub fn release_labels(&mut self) {
+        if !self.label_text.is_empty() {
+            self.labels = Labels::new();
+            self.pending = true;
         }
     }
 

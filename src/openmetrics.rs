@@ -8,6 +8,7 @@ use crate::model::{
     ErrorKind, Family, Labels, MetricType, Sample, ScrapeError, ScrapeResult, Timestamp,
 };
 use crate::prom::{last_unquoted, next_unquoted, split_quoted, unquote_unescape};
+use crate::text::line_too_long;
 use crate::text::{
     float_error, is_escaped, is_label_name, is_legacy_metric_name, parse_sample_value, py_float,
     py_repr, py_strip, replace_escaping, Lines, Num,
@@ -462,7 +463,7 @@ fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
             label_text: "",
             pending: false,
             value,
-            timestamp,
+            timestamp: timestamp.map(Box::new),
             has_exemplar,
         });
     }
@@ -494,7 +495,7 @@ fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
         label_text,
         pending: false,
         value,
-        timestamp,
+        timestamp: timestamp.map(Box::new),
         has_exemplar,
     })
 }
@@ -652,14 +653,16 @@ fn check_histogram(samples: &[Sample<'_>], name: &str) -> ScrapeResult<()> {
             continue;
         }
         let g = group_for_sample(s, name, "histogram");
-        if group.as_ref() != Some(&g) || timestamps_differ(&s.timestamp, &timestamp) {
+        if group.as_ref() != Some(&g)
+            || timestamps_differ(&s.timestamp.as_deref().copied(), &timestamp)
+        {
             if group.is_some() {
                 do_checks(&state)?;
             }
             state = fresh();
         }
         group = Some(g);
-        timestamp = s.timestamp;
+        timestamp = s.timestamp.as_deref().copied();
         match suffix {
             "_bucket" => {
                 let le = s.labels.get("le").unwrap_or("");
@@ -785,7 +788,8 @@ pub fn parse<'a>(
     let mut eof = false;
     let mut seen_names: HashSet<String> = HashSet::new();
 
-    for (number, line) in Lines::new(text).enumerate() {
+    let mut lines = Lines::new(text);
+    for (number, line) in lines.by_ref().enumerate() {
         if line.is_empty() {
             // Deliberate fix: the stock parser fails here with a bare IndexError
             // ("string index out of range").
@@ -926,7 +930,7 @@ pub fn parse<'a>(
                 .collect();
             sorted.sort_unstable();
             let series_id = (sample.name.to_string(), sorted);
-            let timestamp = sample.timestamp;
+            let timestamp = sample.timestamp.as_deref().copied();
             let duplicate = !timestamps_differ(&timestamp, &c.group_timestamp)
                 && c.group_series.contains(&series_id);
             check_sample_value(&name, &typ, &sample, line)?;
@@ -938,6 +942,9 @@ pub fn parse<'a>(
             c.group = Some(g);
             c.group_timestamp = timestamp;
         }
+    }
+    if lines.too_long() {
+        return Err(line_too_long());
     }
     if let Some(c) = cur.take() {
         sink(build_family(c, &mut seen_names)?)?;

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use crate::model::{ErrorKind, Family, Labels, MetricType, Sample, ScrapeError, ScrapeResult};
+use crate::text::line_too_long;
 use crate::text::{
     find_byte, float_error, is_escaped, is_legacy_metric_name, parse_sample_value, py_lstrip,
     py_strip, replace_escaping, rfind_byte, Lines, Num,
@@ -371,7 +372,8 @@ pub fn parse<'a>(
     let mut allowed_base: Cow<'a, str> = Cow::Borrowed("");
     let mut allowed: &'static [&'static str] = &[];
 
-    for raw_line in Lines::new(text) {
+    let mut lines = Lines::new(text);
+    for raw_line in lines.by_ref() {
         let line = py_strip(raw_line);
         if line.starts_with('#') {
             let parts = split_quoted(line, ASCII_WS, 3);
@@ -445,6 +447,9 @@ pub fn parse<'a>(
                 samples.push(sample);
             }
         }
+    }
+    if lines.too_long() {
+        return Err(line_too_long());
     }
     if !name.is_empty() {
         sink(build_family(name, type_word, samples)?)?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::config::{ScraperConfig, Transformer};
 use crate::model::{ErrorKind, Family, MetricType, ScrapeError, ScrapeResult};
 use crate::share::{ShareSource, TARGET_INFO};
-use crate::transform::{FamilyTransformer, Record, Resolve};
+use crate::transform::{FamilyTransformer, Record, Resolve, Spill, SPILL_BATCH};
 use crate::{openmetrics, prom};
 
 /// The exposition format a body is read as.
@@ -73,6 +73,7 @@ impl Outgoing<'_> {
         config: &ScraperConfig,
         transformer: &mut FamilyTransformer,
         records: &mut Vec<Record>,
+        spill: &mut dyn Spill,
     ) -> ScrapeResult<()> {
         if self.target_info_update {
             transformer
@@ -82,7 +83,7 @@ impl Outgoing<'_> {
         }
         match self.resolved {
             Some(t) => {
-                transformer.transform(config, &t, &mut self.family, records)?;
+                transformer.transform(config, &t, &mut self.family, records, spill)?;
                 // latency_percentiles: estimates from this family's bucket changes (src/percentiles.rs)
                 let state = &mut transformer.percentiles;
                 crate::percentiles::observe(config, state, &t, &mut self.family, records);
@@ -107,9 +108,10 @@ impl<'t> ShareStage<'t> {
         config: &ScraperConfig,
         transformer: &mut FamilyTransformer,
         records: &mut Vec<Record>,
+        spill: &mut dyn Spill,
     ) -> ScrapeResult<()> {
         if self.pending.is_empty() {
-            return outgoing.emit(config, transformer, records);
+            return outgoing.emit(config, transformer, records, spill);
         }
         // every configured source of this name collects from it, once
         let sharing = &mut transformer.sharing;
@@ -124,7 +126,7 @@ impl<'t> ShareStage<'t> {
         self.buffer.push(outgoing);
         if self.pending.is_empty() {
             transformer.sharing.cached = true;
-            self.flush(config, transformer, records)?;
+            self.flush(config, transformer, records, spill)?;
         }
         Ok(())
     }
@@ -134,23 +136,94 @@ impl<'t> ShareStage<'t> {
         config: &ScraperConfig,
         transformer: &mut FamilyTransformer,
         records: &mut Vec<Record>,
+        spill: &mut dyn Spill,
     ) -> ScrapeResult<()> {
         for outgoing in self.buffer.drain(..) {
-            outgoing.emit(config, transformer, records)?;
+            outgoing.emit(config, transformer, records, spill)?;
         }
         Ok(())
     }
 }
 
-/// Parses `text` in `format` and transforms every family the resolver maps.
-pub fn scrape<'t>(
-    text: &'t str,
+/// Takes the records of a scrape while it runs, in order, and empties the vector: the `Option`
+/// is the `flush_first_value` of the held-back families' records (`use_process_start_time`),
+/// `None` for all others. An error stops the scrape.
+pub type Flush<'f> =
+    &'f mut dyn FnMut(&mut Vec<Record>, Option<bool>, &FamilyTransformer) -> ScrapeResult<()>;
+
+/// The optional flush of a streaming scrape; after a failed flush nothing more is flushed.
+struct Stream<'f> {
+    flush: Option<Flush<'f>>,
+    failed: bool,
+    /// The `flush_first_value` of the records now being made (the held-back families').
+    held: Option<bool>,
+}
+
+impl Stream<'_> {
+    /// Flushes `records` when they are a full batch, or whatever there is when `all`.
+    fn batch(
+        &mut self,
+        records: &mut Vec<Record>,
+        transformer: &FamilyTransformer,
+        all: bool,
+    ) -> ScrapeResult<()> {
+        let Some(flush) = self.flush.as_mut() else {
+            return Ok(());
+        };
+        if self.failed || records.is_empty() || (!all && records.len() < SPILL_BATCH) {
+            return Ok(());
+        }
+        flush(records, self.held, transformer).inspect_err(|_| self.failed = true)
+    }
+}
+
+impl Spill for Stream<'_> {
+    fn spill(
+        &mut self,
+        records: &mut Vec<Record>,
+        transformer: &FamilyTransformer,
+    ) -> ScrapeResult<()> {
+        self.batch(records, transformer, false)
+    }
+}
+
+/// Parses `text` in `format` and transforms every family the resolver maps; the records are
+/// returned all together.
+pub fn scrape(
+    text: &str,
     format: Format,
     config: &ScraperConfig,
     resolver: &mut dyn Resolve,
     transformer: &mut FamilyTransformer,
     first_scrape: Option<FirstScrape>,
 ) -> ScrapeOutput {
+    scrape_streaming(
+        text,
+        format,
+        config,
+        resolver,
+        transformer,
+        first_scrape,
+        None,
+    )
+}
+
+/// `scrape`, with the records handed to `flush` in batches as they are made (then the output
+/// holds none) when it is given.
+pub fn scrape_streaming<'t>(
+    text: &'t str,
+    format: Format,
+    config: &ScraperConfig,
+    resolver: &mut dyn Resolve,
+    transformer: &mut FamilyTransformer,
+    first_scrape: Option<FirstScrape>,
+    flush: Option<Flush<'_>>,
+) -> ScrapeOutput {
+    let mut stream = Stream {
+        flush,
+        failed: false,
+        held: None,
+    };
     let mut out = ScrapeOutput {
         records: std::mem::take(&mut transformer.spare_records),
         ..ScrapeOutput::default()
@@ -219,7 +292,8 @@ pub fn scrape<'t>(
             held.push(outgoing);
             return Ok(());
         }
-        stage.push(outgoing, config, transformer, records)
+        stage.push(outgoing, config, transformer, records, &mut stream)?;
+        stream.batch(records, transformer, false)
     };
     let result = match format {
         Format::Prometheus => prom::parse(text, &mut sink),
@@ -228,15 +302,24 @@ pub fn scrape<'t>(
     out.error = result.err();
     // held families go out only after a complete stream
     if let (Some(first), None) = (first_scrape, &out.error) {
+        if let Err(e) = stream.batch(&mut out.records, transformer, true) {
+            out.error = Some(e);
+        }
         out.held_start = Some(out.records.len());
         out.held_flush = matches!(
             (process_start_time, first.agent_start_time),
             (Some(p), Some(a)) if p > a
         );
+        stream.held = Some(out.held_flush);
         for outgoing in held {
-            if let Err(e) = stage.push(outgoing, config, transformer, &mut out.records) {
-                out.error = Some(e);
+            if out.error.is_some() {
                 break;
+            }
+            let pushed = stage
+                .push(outgoing, config, transformer, &mut out.records, &mut stream)
+                .and_then(|()| stream.batch(&mut out.records, transformer, false));
+            if let Err(e) = pushed {
+                out.error = Some(e);
             }
         }
     }
@@ -245,7 +328,7 @@ pub fn scrape<'t>(
         if collecting {
             transformer.sharing.cached = true;
         }
-        if let Err(e) = stage.flush(config, transformer, &mut out.records) {
+        if let Err(e) = stage.flush(config, transformer, &mut out.records, &mut stream) {
             out.error = Some(e);
         }
     } else if out.error.is_none() && collecting {
@@ -253,6 +336,10 @@ pub fn scrape<'t>(
     }
     if share.is_configured() && !share.cache {
         transformer.sharing.clear();
+    }
+    // what is left goes out (the records made before an error are submitted too)
+    if let Err(e) = stream.batch(&mut out.records, transformer, true) {
+        out.error = Some(e);
     }
     transformer.end_scrape();
     out

@@ -103,8 +103,11 @@ impl BuildHasher for SeriesHash {
     }
 }
 
-/// Cached series past this many bytes (keys and tags, estimated) make the cache start over.
+/// Cached series past this many bytes (keys and tags, estimated), or past this many series, fill
+/// the cache: series beyond it are transformed afresh every scrape, and the cache starts over at
+/// the next scrape. (A NIM serving 500 models has about 50,000 series.)
 const CACHE_BYTES_LIMIT: usize = 64 << 20;
+const CACHE_SERIES_LIMIT: usize = 200_000;
 
 /// A cached series: its key in `arena`, and its entry.
 struct Cached {
@@ -132,8 +135,10 @@ pub struct SeriesCache {
     emissions: Vec<Emission>,
     /// Bumped whenever the cache starts over, so holders of slot-indexed data drop theirs.
     pub generation: u64,
-    /// Series looked up during the current scrape.
+    /// Series looked up during the current scrape, and series of the cache it used (found or
+    /// added).
     seen: usize,
+    hits: usize,
     /// The byte limit was reached during this scrape: nothing more is cached until it ends.
     full: bool,
     /// The cache starts over at the next scrape.
@@ -153,6 +158,7 @@ impl Default for SeriesCache {
             emissions: Vec::new(),
             generation: 0,
             seen: 0,
+            hits: 0,
             full: false,
             reset_pending: false,
         }
@@ -192,12 +198,14 @@ impl SeriesCache {
             let key = self.arena.get(cached.start..cached.start + cached.len);
             if key.is_some_and(|key| key_matches(key, scope, sample_name, label_text)) {
                 self.cursor += 1;
+                self.hits += 1;
                 return Some(cached.entry);
             }
         }
         self.set_key(scope, sample_name, label_text);
         let index = *self.map.get(self.key.as_slice())?;
         self.cursor = index + 1;
+        self.hits += 1;
         self.series.get(index).map(|c| c.entry)
     }
 
@@ -226,7 +234,10 @@ impl SeriesCache {
         let bytes = self.key.len() + 64 + tag_bytes;
         let first_slot = u32::try_from(self.emissions.len()).ok()?;
         let count = u8::try_from(emissions.len()).ok()?;
-        if self.full || self.bytes + bytes > CACHE_BYTES_LIMIT {
+        if self.full
+            || self.bytes + bytes > CACHE_BYTES_LIMIT
+            || self.series.len() >= CACHE_SERIES_LIMIT
+        {
             self.full = true;
             return None;
         }
@@ -246,18 +257,21 @@ impl SeriesCache {
         });
         self.arena.extend_from_slice(&self.key);
         self.map.insert(self.key.as_slice().into(), index);
+        self.hits += 1;
         self.cursor = index + 1;
         Some(first_slot)
     }
 
-    /// End of a scrape: a full cache, or one holding many more series than the scrape looked up
-    /// (series that went away), starts over at the next scrape, so it stays within a small
-    /// multiple of the live series. Nothing is dropped during a scrape, nor before the records of
-    /// a scrape have been read: slots and scope ids stay valid until `begin_scrape`.
+    /// End of a scrape: a cache whose series were mostly not seen again (series that went away,
+    /// or a full cache while the series changed) starts over at the next scrape, so that it
+    /// follows the live series and stays within a small multiple of them. Nothing is dropped
+    /// during a scrape, nor before the records of a scrape have been read: slots and scope ids
+    /// stay valid until `begin_scrape`.
     pub fn end_scrape(&mut self) {
-        self.reset_pending |=
-            self.full || self.map.len() > 2 * self.seen + 1024 || self.scopes.len() > 100_000;
+        let stale = self.map.len() > 1024 && self.hits * 2 < self.map.len();
+        self.reset_pending |= stale || self.scopes.len() > 100_000;
         self.seen = 0;
+        self.hits = 0;
         self.cursor = 0;
     }
 
@@ -275,6 +289,7 @@ impl SeriesCache {
             self.generation += 1;
         }
         self.seen = 0;
+        self.hits = 0;
         self.cursor = 0;
     }
 

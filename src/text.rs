@@ -104,15 +104,30 @@ pub fn rfind_byte(hay: &[u8], needle: u8) -> Option<usize> {
     hay.iter().rposition(|&b| b == needle)
 }
 
+/// The longest line read, in bytes between two `\n` (the stock check's limit).
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The error at a line longer than `MAX_LINE_BYTES` (the stock check's `ValueError`).
+pub fn line_too_long() -> crate::model::ScrapeError {
+    crate::model::ScrapeError::value(format!(
+        "Response contains a line longer than {MAX_LINE_BYTES} bytes"
+    ))
+}
+
 /// The lines of an exposition: breaks are `\n`, `\r\n` and `\r`, as for the stock check, but
 /// not the other characters Python's `str.splitlines()` also breaks at (`\v`, `\f`, `\x1c`–`\x1e`,
 /// `\x85`, U+2028, U+2029): those are ordinary characters of a label value or HELP text (a
 /// deliberate fix; the stock check cuts the line there). A trailing break adds no empty line.
+/// Iteration stops at a line longer than `MAX_LINE_BYTES` (`too_long` then says so).
 pub struct Lines<'a> {
     text: &'a str,
     pos: usize,
     /// The body has a `\r` somewhere; without one the scan looks for `\n` alone.
     has_cr: bool,
+    /// Where the current `\n`-delimited stretch began (the limit counts from there, as the
+    /// stock check's stream does).
+    stretch_start: usize,
+    too_long: bool,
 }
 
 impl<'a> Lines<'a> {
@@ -121,7 +136,14 @@ impl<'a> Lines<'a> {
             text,
             pos: 0,
             has_cr: text.as_bytes().contains(&b'\r'),
+            stretch_start: 0,
+            too_long: false,
         }
+    }
+
+    /// Iteration stopped at a line longer than `MAX_LINE_BYTES`.
+    pub fn too_long(&self) -> bool {
+        self.too_long
     }
 }
 
@@ -131,6 +153,9 @@ impl<'a> Iterator for Lines<'a> {
     #[inline]
     fn next(&mut self) -> Option<&'a str> {
         let start = self.pos;
+        if self.too_long {
+            return None;
+        }
         let rest = self.text.get(start..).filter(|r| !r.is_empty())?;
         let (end, next) = if self.has_cr {
             match rest.find(['\n', '\r']) {
@@ -149,6 +174,19 @@ impl<'a> Iterator for Lines<'a> {
                 None => (self.text.len(), self.text.len()),
             }
         };
+        // the stretch since the last `\n`, through this line (and its `\r`, if any)
+        let stretch_end = if self.text.as_bytes().get(next.wrapping_sub(1)) == Some(&b'\n') {
+            next - 1
+        } else {
+            next
+        };
+        if stretch_end - self.stretch_start > MAX_LINE_BYTES {
+            self.too_long = true;
+            return None;
+        }
+        if stretch_end < next {
+            self.stretch_start = next;
+        }
         self.pos = next;
         self.text.get(start..end)
     }
@@ -604,6 +642,28 @@ mod tests {
         let lines: Vec<&str> = Lines::new("x\r\n\r\ny\r").collect();
         assert_eq!(lines, ["x", "", "y"]);
         assert_eq!(Lines::new("").count(), 0);
+    }
+
+    #[test]
+    fn lines_stop_past_the_limit() {
+        let long = format!("a\n{}\nb\n", "x".repeat(MAX_LINE_BYTES + 1));
+        let mut lines = Lines::new(&long);
+        assert_eq!(lines.next(), Some("a"));
+        assert_eq!(lines.next(), None);
+        assert!(lines.too_long());
+        let at_limit = format!("{}\nb", "x".repeat(MAX_LINE_BYTES));
+        let lines: Vec<&str> = Lines::new(&at_limit).collect();
+        assert_eq!(lines.len(), 2);
+        // carriage returns do not end the stretch the limit counts
+        let cr = format!(
+            "{}\r{}\n",
+            "x".repeat(MAX_LINE_BYTES / 2),
+            "y".repeat(MAX_LINE_BYTES / 2 + 1)
+        );
+        let mut lines = Lines::new(&cr);
+        assert!(lines.next().is_some());
+        assert_eq!(lines.next(), None);
+        assert!(lines.too_long());
     }
 
     #[test]

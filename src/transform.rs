@@ -97,6 +97,28 @@ impl TagList {
     }
 }
 
+/// Records at which a transformer offers what it made so far to its `Spill`.
+pub const SPILL_BATCH: usize = 2048;
+
+/// Takes records early, while a family is still being transformed (a streaming scrape submits
+/// them), so that the records of a big family never all exist at once.
+pub trait Spill {
+    fn spill(
+        &mut self,
+        records: &mut Vec<Record>,
+        transformer: &FamilyTransformer,
+    ) -> ScrapeResult<()>;
+}
+
+/// A `Spill` that leaves every record where it is.
+pub struct Keep;
+
+impl Spill for Keep {
+    fn spill(&mut self, _: &mut Vec<Record>, _: &FamilyTransformer) -> ScrapeResult<()> {
+        Ok(())
+    }
+}
+
 /// Decides, for each family (after prefix stripping), which transformer applies, or none.
 pub trait Resolve {
     fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>>;
@@ -209,6 +231,7 @@ impl FamilyTransformer {
         transformer: &Transformer,
         family: &mut Family<'_>,
         out: &mut Vec<Record>,
+        spill: &mut dyn Spill,
     ) -> ScrapeResult<()> {
         if !self.sharing.is_empty() {
             for sample in family.samples.iter_mut() {
@@ -256,6 +279,9 @@ impl FamilyTransformer {
         });
         let now = now_seconds();
         for sample in family.samples.iter_mut() {
+            if out.len() >= SPILL_BATCH {
+                spill.spill(out, self)?;
+            }
             if skip_created && sample.name.ends_with("_created") {
                 continue;
             }
@@ -277,19 +303,60 @@ impl FamilyTransformer {
                     continue;
                 }
             }
+            // labels parsed here are dropped again once used (below): a big family holds its
+            // label blocks, not their parsed form
+            let reparse = sample.pending && self.sharing.is_empty();
             sample.ensure_labels();
-            let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? else {
+            let prepared = prepare(config, family.typ, sample, &mut self.numbers);
+            let emitted = self.emit_prepared(
+                config,
+                transformer,
+                names,
+                &family.name,
+                sample,
+                prepared,
+                scope,
+                value,
+                now,
+                out,
+            );
+            if reparse {
+                sample.release_labels();
+            }
+            emitted?;
+        }
+        Ok(())
+    }
+
+    /// The slow path of `transform` for one sample: its transformer's records, cached for the
+    /// next scrapes when `scope` is given.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_prepared(
+        &mut self,
+        config: &ScraperConfig,
+        transformer: &Transformer,
+        names: &Names,
+        family_name: &str,
+        sample: &Sample<'_>,
+        prepared: ScrapeResult<Option<Prepared<'_, '_>>>,
+        scope: Option<u32>,
+        value: f64,
+        now: f64,
+        out: &mut Vec<Record>,
+    ) -> ScrapeResult<()> {
+        {
+            let Some(p) = prepared? else {
                 if let Some(scope) = scope {
                     let (name, labels) = (&sample.name, sample.label_text);
                     self.series
                         .insert(scope, name, labels, false, ValueOp::Same, &[]);
                 }
-                continue;
+                return Ok(());
             };
             self.processed += 1;
-            let Some((op, planned)) = plan(config, transformer, names, &family.name, &p)? else {
+            let Some((op, planned)) = plan(config, transformer, names, family_name, &p)? else {
                 emit_other(transformer, names, p, out)?;
-                continue;
+                return Ok(());
             };
             let tags = Arc::new(TagList {
                 labels: p.tags,

@@ -1,0 +1,302 @@
+//! Python bindings (`datadog_checks.nvidia_nim._core`): one `Scraper` per endpoint, one call per
+//! scrape. Nothing panics across this boundary: a panic is caught and raised as RuntimeError.
+
+mod options;
+mod submit;
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use crate::config::{ScraperConfig, Transformer};
+use crate::model::{Family, MetricType, ScrapeError, ScrapeResult};
+use crate::scrape::{choose_format, decode_utf8, scrape_streaming, FirstScrape, Format};
+use crate::transform::{FamilyTransformer, Record, Resolve};
+use options::{convert_transformer, scraper_config};
+use submit::{DirectTarget, PyCaches, Submission};
+
+fn catch<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(PyRuntimeError::new_err(format!(
+                "internal error in the nvidia_nim core while {what}: {detail}"
+            )))
+        }
+    }
+}
+
+/// Resolved families: family type → family name → transformer (or none).
+type Resolutions = HashMap<MetricType, HashMap<String, Option<Arc<Transformer>>>>;
+
+/// Families resolved at most; past this the cache starts over.
+const RESOLUTIONS_KEPT: usize = 10_000;
+
+/// Asks the Python resolver which transformer a family gets, from a scrape that runs without
+/// the GIL: the GIL is taken back only to call the resolver. Its answers are kept across scrapes
+/// when `resolutions` is given (they depend on the family name and type alone, unless telemetry
+/// counts every call).
+struct PyResolver<'a> {
+    callable: &'a Py<PyAny>,
+    resolutions: Option<&'a mut Resolutions>,
+    error: Option<PyErr>,
+}
+
+impl PyResolver<'_> {
+    fn failed(&mut self, e: PyErr) -> ScrapeError {
+        self.error = Some(e);
+        ScrapeError::value("resolver failed")
+    }
+}
+
+impl Resolve for PyResolver<'_> {
+    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>> {
+        let name: &str = &family.name;
+        if let Some(hit) = self
+            .resolutions
+            .as_ref()
+            .and_then(|r| r.get(&family.typ))
+            .and_then(|r| r.get(name))
+        {
+            return Ok(hit.clone());
+        }
+        let callable = self.callable;
+        let outcome = Python::attach(|py| {
+            callable
+                .bind(py)
+                .call1((name, family.typ.as_str(), family.samples.len()))
+                .and_then(|r| convert_transformer(&r))
+        });
+        let resolved = outcome.map_err(|e| self.failed(e))?;
+        if let Some(resolutions) = self.resolutions.as_mut() {
+            if resolutions.values().map(HashMap::len).sum::<usize>() >= RESOLUTIONS_KEPT {
+                resolutions.clear();
+            }
+            resolutions
+                .entry(family.typ)
+                .or_default()
+                .insert(name.to_string(), resolved.clone());
+        }
+        Ok(resolved)
+    }
+
+    fn is_excluded(&mut self, name: &str) -> ScrapeResult<bool> {
+        let callable = self.callable;
+        let outcome = Python::attach(|py| {
+            callable
+                .bind(py)
+                .call_method1("is_excluded", (name,))
+                .and_then(|r| r.is_truthy())
+        });
+        outcome.map_err(|e| self.failed(e))
+    }
+}
+
+/// The largest body buffer kept from one scrape to the next.
+const BODY_BUFFER_KEPT: usize = 32 << 20;
+
+/// The Rust half of one OpenMetrics scraper.
+#[pyclass(module = "datadog_checks.nvidia_nim._core")]
+pub struct Scraper {
+    config: ScraperConfig,
+    transformer: FamilyTransformer,
+    caches: PyCaches,
+    /// The body of the last scrape given in chunks (its capacity is reused).
+    body_buffer: Vec<u8>,
+    /// Resolver answers, for the resolver object `resolver` (held, so it stays that object).
+    resolutions: Resolutions,
+    resolver: Option<Py<PyAny>>,
+    last_processed: usize,
+}
+
+#[pymethods]
+impl Scraper {
+    #[new]
+    fn new(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<Self> {
+        catch("reading the scraper options", || {
+            let config = scraper_config(options)?;
+            let static_tags = config
+                .static_tags
+                .iter()
+                .map(|t| PyString::new(py, t).unbind())
+                .collect();
+            Ok(Scraper {
+                config,
+                transformer: FamilyTransformer::new(),
+                caches: PyCaches::new(static_tags),
+                body_buffer: Vec::new(),
+                resolutions: HashMap::new(),
+                resolver: None,
+                last_processed: 0,
+            })
+        })
+    }
+
+    /// Samples handed to a transformer during the last scrape (for `telemetry`).
+    #[getter]
+    fn processed_samples(&self) -> usize {
+        self.last_processed
+    }
+
+    /// Parses and transforms one response body. Returns `(records, error)`, where `error` is
+    /// `None`, `(exception class name, message)`, or an exception the resolver or the aggregator
+    /// raised; records made before an error are kept.
+    ///
+    /// With `direct = (submit_metric, check, check_id, namespaced, flush_first_value)`, gauge,
+    /// rate and monotonic_count records are submitted here, straight to the aggregator, and only
+    /// the other records are returned.
+    ///
+    /// With `first_scrape` (`use_process_start_time` before any successful scrape), counter,
+    /// histogram and summary families are held to the end; their monotonic and bucket records
+    /// carry their own `flush_first_value` (decided from `agent_start_time`) as a last item,
+    /// which is `None` on every other record.
+    #[pyo3(signature = (body, content_type, use_latest_spec, resolver, direct=None, first_scrape=false, agent_start_time=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn scrape<'py>(
+        &mut self,
+        py: Python<'py>,
+        body: &Bound<'py, PyAny>,
+        content_type: &str,
+        use_latest_spec: bool,
+        resolver: &Bound<'py, PyAny>,
+        direct: Option<&Bound<'py, PyTuple>>,
+        first_scrape: bool,
+        agent_start_time: Option<f64>,
+    ) -> PyResult<(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)> {
+        catch("parsing a scrape", || {
+            // one `bytes` is read in place; a list of chunks is copied into the buffer kept
+            // between scrapes
+            let mut buffer = std::mem::take(&mut self.body_buffer);
+            let bytes = match body.cast::<PyBytes>() {
+                Ok(b) => b.as_bytes(),
+                Err(_) => {
+                    buffer.clear();
+                    for chunk in body.try_iter()? {
+                        buffer.extend_from_slice(chunk?.cast::<PyBytes>()?.as_bytes());
+                    }
+                    // a list of chunks is emptied once copied: the body is not held twice
+                    if let Ok(list) = body.cast::<PyList>() {
+                        list.call_method0("clear")?;
+                    }
+                    buffer.as_slice()
+                }
+            };
+            let format = choose_format(content_type, use_latest_spec);
+            // the resolver's answers are kept while it is the same object and counts nothing
+            if !self
+                .resolver
+                .as_ref()
+                .is_some_and(|r| r.bind(py).is(resolver))
+            {
+                self.resolutions.clear();
+                self.resolver = Some(resolver.clone().unbind());
+            }
+            let telemetry = resolver
+                .getattr("telemetry")
+                .and_then(|t| t.is_truthy())
+                .unwrap_or(true);
+            let callable = resolver.clone().unbind();
+            let mut py_resolver = PyResolver {
+                callable: &callable,
+                resolutions: (!telemetry).then_some(&mut self.resolutions),
+                error: None,
+            };
+            let direct = match direct {
+                Some(t) => Some(DirectTarget {
+                    submit_metric: t.get_item(0)?.unbind(),
+                    check: t.get_item(1)?.unbind(),
+                    check_id: t.get_item(2)?.unbind(),
+                    namespaced: t.get_item(3)?.unbind(),
+                    flush_first_value: t.get_item(4)?.is_truthy()?,
+                }),
+                None => None,
+            };
+            let list = PyList::empty(py);
+            let mut submission = Submission {
+                caches: &mut self.caches,
+                direct,
+                list: list.clone().unbind(),
+                error: None,
+            };
+            let (config, transformer) = (&self.config, &mut self.transformer);
+            let first = first_scrape.then_some(FirstScrape { agent_start_time });
+            // Parsing and transforming need no Python object: other threads run meanwhile. The
+            // GIL is taken back to ask the resolver about a new family and to submit each batch
+            // of records, so a scrape never holds all its records at once.
+            let output = py.detach(|| {
+                let mut flush = |records: &mut Vec<Record>,
+                                 held: Option<bool>,
+                                 transformer: &FamilyTransformer| {
+                    let submitted =
+                        Python::attach(|py| submission.submit(py, records, held, transformer));
+                    if submitted {
+                        Ok(())
+                    } else {
+                        Err(ScrapeError::value("submission failed"))
+                    }
+                };
+                let text = decode_utf8(bytes);
+                scrape_streaming(
+                    &text,
+                    format,
+                    config,
+                    &mut py_resolver,
+                    transformer,
+                    first,
+                    Some(&mut flush),
+                )
+            });
+            let py_error = py_resolver.error.take();
+            let submit_error = submission.error.take();
+            // a buffer is kept for the common sizes; an exceptional body's memory is returned
+            if buffer.capacity() <= BODY_BUFFER_KEPT {
+                self.body_buffer = buffer;
+            }
+            self.last_processed = self.transformer.take_processed();
+            // the record vector's capacity serves the next scrape
+            let mut records = output.records;
+            records.clear();
+            self.transformer.spare_records = records;
+            // A resolver or aggregator exception ends the scrape like a parse error, after the
+            // records before it.
+            let error = match (submit_error.or(py_error), output.error) {
+                (Some(e), _) => Some(e.into_value(py).into_bound(py).into_any()),
+                (None, Some(e)) => Some((e.kind.as_str(), e.message).into_pyobject(py)?.into_any()),
+                (None, None) => None,
+            };
+            Ok((list, error))
+        })
+    }
+}
+
+/// `str(float(s) or 0)`, the canonical bound string (exposed for property tests).
+#[pyfunction]
+fn canonical_number(s: &str) -> PyResult<String> {
+    crate::text::canonical_number(s).map_err(PyValueError::new_err)
+}
+
+/// Which parser a Content-Type selects: `"openmetrics"` or `"prometheus"`.
+#[pyfunction]
+fn format_for(content_type: &str, use_latest_spec: bool) -> &'static str {
+    match choose_format(content_type, use_latest_spec) {
+        Format::OpenMetrics => "openmetrics",
+        Format::Prometheus => "prometheus",
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Scraper>()?;
+    m.add_function(wrap_pyfunction!(canonical_number, m)?)?;
+    m.add_function(wrap_pyfunction!(format_for, m)?)?;
+    Ok(())
+}

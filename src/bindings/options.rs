@@ -1,0 +1,158 @@
+//! Reading the options dict the Python config module prepares, and the resolver's answers.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::config::{HistogramOptions, LabelExcluder, ScraperConfig, TransformKind, Transformer};
+use crate::share::{ShareConfig, ShareSource};
+
+fn get_opt<'py>(options: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match options.get_item(key)? {
+        Some(v) if !v.is_none() => Ok(Some(v)),
+        _ => Ok(None),
+    }
+}
+
+fn get_str(options: &Bound<'_, PyDict>, key: &str) -> PyResult<String> {
+    Ok(match get_opt(options, key)? {
+        Some(v) => v.extract::<String>()?,
+        None => String::new(),
+    })
+}
+
+fn get_bool(options: &Bound<'_, PyDict>, key: &str, default: bool) -> PyResult<bool> {
+    Ok(match get_opt(options, key)? {
+        Some(v) => v.is_truthy()?,
+        None => default,
+    })
+}
+
+fn get_strings(options: &Bound<'_, PyDict>, key: &str) -> PyResult<Vec<String>> {
+    Ok(match get_opt(options, key)? {
+        Some(v) => v.extract::<Vec<String>>()?,
+        None => Vec::new(),
+    })
+}
+
+/// Builds the per-sample options from the dict the Python config module prepares.
+pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperConfig> {
+    let mut exclude_by_labels = HashMap::new();
+    if let Some(map) = get_opt(options, "exclude_metrics_by_labels")? {
+        let map = map
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("exclude_metrics_by_labels must be a mapping"))?;
+        for (label, values) in map.iter() {
+            let label: String = label.extract()?;
+            let excluder = if values.is_instance_of::<pyo3::types::PyBool>() {
+                LabelExcluder::Always
+            } else {
+                let patterns: Vec<String> = values.extract()?;
+                let re = regex::Regex::new(&patterns.join("|")).map_err(|e| {
+                    PyValueError::new_err(format!(
+                        "Label `{label}` of setting `exclude_metrics_by_labels`: {e}"
+                    ))
+                })?;
+                LabelExcluder::Pattern(re)
+            };
+            exclude_by_labels.insert(label, excluder);
+        }
+    }
+    let rename_labels: HashMap<String, String> = match get_opt(options, "rename_labels")? {
+        Some(v) => v.extract()?,
+        None => HashMap::new(),
+    };
+    let hostname_format = get_str(options, "hostname_format")?;
+    // share_labels: [(source, labels | None, match | None, values | None)], validated in Python
+    type SourceTuple = (
+        String,
+        Option<Vec<String>>,
+        Option<Vec<String>>,
+        Option<Vec<i64>>,
+    );
+    let sources: Vec<SourceTuple> = match get_opt(options, "share_labels")? {
+        Some(v) => v.extract()?,
+        None => Vec::new(),
+    };
+    let share = ShareConfig {
+        sources: sources
+            .into_iter()
+            .map(|(name, labels, matching, values)| {
+                let source = ShareSource {
+                    labels: labels.map(|l| l.into_iter().collect()),
+                    matching: matching.map(|m| m.into_iter().collect()),
+                    values: values.map(|v| v.into_iter().collect()),
+                };
+                (name, source)
+            })
+            .collect(),
+        cache: get_bool(options, "cache_shared_labels", true)?,
+        target_info: get_bool(options, "target_info", false)?,
+    };
+    Ok(ScraperConfig {
+        // latency_percentiles (src/percentiles.rs)
+        percentiles: crate::percentiles::PercentileConfig::from_options(options)?,
+        share,
+        raw_metric_prefix: get_str(options, "raw_metric_prefix")?,
+        exclude_by_labels,
+        exclude_labels: get_strings(options, "exclude_labels")?
+            .into_iter()
+            .collect::<HashSet<_>>(),
+        include_labels: get_strings(options, "include_labels")?
+            .into_iter()
+            .collect::<HashSet<_>>(),
+        rename_labels,
+        static_tags: get_strings(options, "static_tags")?,
+        hostname_label: get_str(options, "hostname_label")?,
+        hostname_format: if hostname_format.is_empty() {
+            None
+        } else {
+            Some(hostname_format)
+        },
+        histogram: HistogramOptions {
+            collect_buckets: get_bool(options, "collect_histogram_buckets", true)?,
+            non_cumulative: get_bool(options, "non_cumulative_histogram_buckets", false)?,
+            distributions: get_bool(options, "histogram_buckets_as_distributions", false)?,
+            counters_with_distributions: get_bool(
+                options,
+                "collect_counters_with_distributions",
+                false,
+            )?,
+            omit_bound_tags: get_bool(options, "collect_histograms_as_distributions", false)?,
+            bound_tag_prefixes: get_strings(options, "histogram_bound_tag_prefixes")?,
+        },
+    })
+}
+
+/// The Python resolver's answer as a transformer.
+pub(super) fn convert_transformer(result: &Bound<'_, PyAny>) -> PyResult<Option<Arc<Transformer>>> {
+    if result.is_none() {
+        return Ok(None);
+    }
+    let tuple = result.cast::<PyTuple>()?;
+    let kind: String = tuple.get_item(0)?.extract()?;
+    let name: String = tuple.get_item(1)?.extract()?;
+    let arg = tuple.get_item(2)?;
+    let id: u32 = tuple.get_item(3)?.extract()?;
+    let kind = match kind.as_str() {
+        "gauge" => TransformKind::Gauge,
+        "counter" => TransformKind::Counter,
+        "histogram" => TransformKind::Histogram,
+        "summary" => TransformKind::Summary,
+        "time_elapsed" => TransformKind::TimeElapsed,
+        "rate" => TransformKind::Rate,
+        "counter_gauge" => TransformKind::CounterGauge,
+        "temporal_percent" => TransformKind::TemporalPercent(arg.extract()?),
+        "service_check" => TransformKind::ServiceCheck(arg.extract::<HashMap<i64, u8>>()?),
+        "metadata" => TransformKind::Metadata(arg.extract()?),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown transformer kind `{other}`"
+            )))
+        }
+    };
+    Ok(Some(Arc::new(Transformer { kind, name, id })))
+}
