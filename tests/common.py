@@ -18,6 +18,7 @@ PROJECT_ROOT = HERE.parent
 SHARED = PROJECT_ROOT.parent / 'shared'
 PROM_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 OM_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+CONFIG_MODELS = 'datadog_checks.nvidia_nim.config_models'
 # Metrics whose value depends on the clock at submission time.
 CLOCK_METRICS = {'nvidia_nim.process.start_time_seconds'}
 
@@ -86,6 +87,12 @@ class StockNvidiaNIMCheck(OpenMetricsBaseCheckV2):
 
     def get_default_config(self):
         return {'metrics': [METRIC_MAP], 'rename_labels': dict(RENAME_LABELS_MAP)}
+
+    def load_configuration_models(self, package_path=None):
+        # The integration validates its configuration against its config models at the first run.
+        # AgentCheck looks for them next to the check class (here the test module, which has
+        # none); ours declare the same options with the same types (test_config.py).
+        super().load_configuration_models(CONFIG_MODELS)
 
     def check(self, instance):
         super().check(instance)
