@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - depends on the Agent's base version
 
 from . import _core
 from .config import ScraperSettings
+from .config_models import ConfigMixin
 
 ACCEPT_PROMETHEUS = 'text/plain'
 ACCEPT_OPENMETRICS = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1'
@@ -57,7 +58,7 @@ def version_url(endpoint: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f'{path}/v1/version', '', ''))
 
 
-class NvidiaNIMCheck(AgentCheck):
+class NvidiaNIMCheck(AgentCheck, ConfigMixin):
     """Collects NVIDIA NIM metrics from its OpenMetrics endpoint."""
 
     __NAMESPACE__ = 'nvidia_nim'
