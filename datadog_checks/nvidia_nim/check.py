@@ -58,6 +58,15 @@ def version_url(endpoint: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f'{path}/v1/version', '', ''))
 
 
+def declares_charset(content_type: str) -> bool:
+    """Whether a Content-Type header names a (non-empty) charset, as requests reads its parameters."""
+    for param in content_type.split(';')[1:]:
+        key, sep, value = param.partition('=')
+        if sep and key.strip().lower() == 'charset' and value.strip().strip('\'"'):
+            return True
+    return False
+
+
 class NvidiaNIMCheck(AgentCheck, ConfigMixin):
     """Collects NVIDIA NIM metrics from its OpenMetrics endpoint."""
 
@@ -140,7 +149,8 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin):
 
     @staticmethod
     def _as_utf8(body: bytes, encoding: str | None) -> bytes:
-        """The body as UTF-8, decoded the way requests decodes it (its charset, else UTF-8)."""
+        """The body as UTF-8: decoded from `encoding` (invalid bytes replaced), or as UTF-8 when
+        there is none."""
         encoding = encoding or 'utf-8'
         try:
             if codecs.lookup(encoding).name == 'utf-8':
@@ -164,7 +174,8 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin):
                 length = response.headers.get('Content-Length')
                 size = int(length) if length is not None else len(raw)
                 self.gauge('telemetry.payload.size', size, tags=list(settings.static_tags))
-            body = self._as_utf8(raw, response.encoding)
+            # the declared charset, else UTF-8 (requests would fall back to ISO-8859-1 for text/*)
+            body = self._as_utf8(raw, response.encoding if declares_charset(content_type) else None)
         if settings.raw_line_filter is not None:
             body = self._filter_lines(settings, body)
         direct = None
