@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -38,6 +39,9 @@ class PayloadServer:
         self.extra_headers: dict[str, str] = {}
         self.version_body = fixture_bytes('nim_version.json')
         self.requests: list[tuple[str, dict[str, str]]] = []
+        # seconds to wait before answering; path -> Location of a 302 answer
+        self.delay = 0.0
+        self.redirects: dict[str, str] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +52,14 @@ class PayloadServer:
 
             def do_GET(self):
                 server.requests.append((self.path, dict(self.headers)))
+                if server.delay:
+                    time.sleep(server.delay)
+                if self.path in server.redirects:
+                    self.send_response(302)
+                    self.send_header('Location', server.redirects[self.path])
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                    return
                 if self.path.split('?')[0].endswith('/v1/version'):
                     status, body, ctype = 200, server.version_body, 'application/json'
                 else:
@@ -127,17 +139,18 @@ def snapshot(aggregator, datadog_agent) -> dict:
     }
 
 
-def assert_same_submissions(stock: dict, ours: dict) -> None:
-    """Identical records (clock-derived values within a few seconds)."""
-    for name in CLOCK_METRICS:
+def assert_same_submissions(stock: dict, ours: dict, clock_metrics=CLOCK_METRICS) -> None:
+    """Identical records (clock-derived values within a few seconds), and identical HTTP requests
+    when the snapshots hold them."""
+    for name in clock_metrics:
         s = stock['metrics'].get(name, [])
         o = ours['metrics'].get(name, [])
         assert len(s) == len(o), name
         for a, b in zip(s, o, strict=False):
             assert math.isclose(a.value, b.value, abs_tol=5.0), (a, b)
             assert a._replace(value=0) == b._replace(value=0)
-    strip = {k: v for k, v in stock['metrics'].items() if k not in CLOCK_METRICS}
-    ostrip = {k: v for k, v in ours['metrics'].items() if k not in CLOCK_METRICS}
+    strip = {k: v for k, v in stock['metrics'].items() if k not in clock_metrics}
+    ostrip = {k: v for k, v in ours['metrics'].items() if k not in clock_metrics}
     assert sorted(strip) == sorted(ostrip)  # per-name order is compared below; across names it is not observable
     for name in strip:
         assert strip[name] == ostrip[name], name
@@ -147,6 +160,7 @@ def assert_same_submissions(stock: dict, ours: dict) -> None:
     assert stock['reported_issues'] == ours['reported_issues']
     assert stock['resolved_issues'] == ours['resolved_issues']
     assert stock['warnings'] == ours['warnings']
+    assert stock.get('requests') == ours.get('requests')
 
 
 def run_error(result: str) -> str | None:

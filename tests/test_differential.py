@@ -3,10 +3,12 @@ and our check run on the same bytes from the same loopback endpoint, three runs 
 must leave identical records in the stub aggregator, identical service checks, metadata and run
 errors. Deliberate differences are pinned in test_differences.py."""
 
+import copy
 import re
 
 import pytest
 from common import (
+    CLOCK_METRICS,
     OM_CONTENT_TYPE,
     PROM_CONTENT_TYPE,
     PayloadServer,
@@ -40,31 +42,47 @@ def emulator_bodies(models: int, openmetrics: bool) -> list[bytes]:
     return bodies
 
 
-def run_both(aggregator, datadog_agent, bodies, content_type, instance_options=None, path='/metrics'):
-    """Runs both checks once per body; returns the per-run (stock, ours) snapshots and errors."""
+def run_both(
+    aggregator,
+    datadog_agent,
+    bodies,
+    content_type,
+    instance_options=None,
+    path='/metrics',
+    init_config=None,
+    setup=None,
+):
+    """Runs both checks once per body; returns the per-run (stock, ours) snapshots and errors.
+
+    A body is bytes, or (HTTP status, bytes). `instance_options` is a mapping, or a callable of the
+    server that returns one; `setup(server)` prepares the server before the first run. The snapshots
+    hold the HTTP requests each check made during its run."""
     results = []
     with PayloadServer(content_type=content_type) as server:
-        instance = {'openmetrics_endpoint': server.base_url + path, 'tags': ['test:test'], **(instance_options or {})}
-        stock = StockNvidiaNIMCheck('nvidia_nim', {}, [dict(instance)])
-        ours = NvidiaNIMCheck('nvidia_nim', {}, [dict(instance)])
+        if setup is not None:
+            setup(server)
+        options = instance_options(server) if callable(instance_options) else (instance_options or {})
+        instance = {'openmetrics_endpoint': server.base_url + path, 'tags': ['test:test'], **options}
+        stock = StockNvidiaNIMCheck('nvidia_nim', copy.deepcopy(init_config or {}), [copy.deepcopy(instance)])
+        ours = NvidiaNIMCheck('nvidia_nim', copy.deepcopy(init_config or {}), [copy.deepcopy(instance)])
         for body in bodies:
-            server.body = body
-            aggregator.reset()
-            datadog_agent.reset()
-            stock_error = run_error(stock.run())
-            stock_snap = {**snapshot(aggregator, datadog_agent), 'warnings': stock.get_warnings()}
-            aggregator.reset()
-            datadog_agent.reset()
-            our_error = run_error(ours.run())
-            our_snap = {**snapshot(aggregator, datadog_agent), 'warnings': ours.get_warnings()}
-            results.append((stock_snap, stock_error, our_snap, our_error))
+            server.status, server.body = body if isinstance(body, tuple) else (200, body)
+            snaps = []
+            for check in (stock, ours):
+                aggregator.reset()
+                datadog_agent.reset()
+                server.requests.clear()
+                error = run_error(check.run())
+                snap = {**snapshot(aggregator, datadog_agent), 'warnings': check.get_warnings()}
+                snaps.append((snap | {'requests': list(server.requests)}, error))
+            results.append((snaps[0][0], snaps[0][1], snaps[1][0], snaps[1][1]))
     return results
 
 
-def assert_identical(results):
+def assert_identical(results, clock_metrics=CLOCK_METRICS):
     for stock_snap, stock_error, our_snap, our_error in results:
         assert our_error == stock_error
-        assert_same_submissions(stock_snap, our_snap)
+        assert_same_submissions(stock_snap, our_snap, clock_metrics)
 
 
 def test_fixture(aggregator, datadog_agent):
@@ -289,3 +307,190 @@ def test_connection_refused(aggregator, datadog_agent):
     # this check fixes: the version endpoint never fails a run)
     assert 'url: /v1/version' in results[2][0]
     assert results[3][0] is None
+
+
+# --- Corpus × options ------------------------------------------------------------------------------
+# Payloads for the corpus of the NIM fixture and the emulator above: OpenMetrics with exemplars,
+# units and info families; summaries; untyped families; escaped and non-ASCII label values; NaN and
+# Inf; timestamps; negative and extreme histogram bounds; duplicate series. Each is crossed with the
+# histogram modes, and with label, naming and typing options.
+
+CORPUS = {
+    'summaries': (
+        PROM_CONTENT_TYPE,
+        b'# HELP rpc_seconds RPC latency.\n# TYPE rpc_seconds summary\n'
+        b'rpc_seconds{model_name="a",quantile="0.01"} 3102\nrpc_seconds{model_name="a",quantile="0.5"} 4773\n'
+        b'rpc_seconds{model_name="a",quantile="0.99"} 76656\nrpc_seconds{model_name="a",quantile="1e-3"} 1\n'
+        b'rpc_seconds{model_name="a",quantile="+Inf"} 2\nrpc_seconds_sum{model_name="a"} 1.7560473e+07\n'
+        b'rpc_seconds_count{model_name="a"} 2693\nrpc_seconds{model_name="b"} 7\n'
+        b'rpc_seconds_sum{model_name="b"} 0.5\nrpc_seconds_count{model_name="b"} 0\n'
+        b'rpc_seconds_created{model_name="b"} 1.7e9\n'
+        b'# TYPE lat_count summary\nlat_count{quantile="0.5"} 1\nlat_count_sum 2\nlat_count_count 3\n',
+    ),
+    'untyped': (
+        PROM_CONTENT_TYPE,
+        b'# HELP only_help some help\nonly_help 1\nno_meta{a="1"} 2\n# TYPE explicit untyped\nexplicit 3\n'
+        b'# TYPE bare_counter counter\nbare_counter 4\n# TYPE g gauge\ng 5\ng_extra 6\n# TYPE u2 unknown\nu2 7\n',
+    ),
+    'labels': (
+        PROM_CONTENT_TYPE,
+        '# TYPE labels gauge\n'
+        'labels{a="x\\\\y",b="q\\"uote",c="new\\nline",d="",e="é✓ ü 日本 🚀",f="a,b=c}d{",g="t\\tab"} 1\n'
+        'labels{a=""} 2\nlabels{z="1",a="2"} 3\nlabels{ a="spaces" , b = "2" } 4\n'
+        'labels{a="\\u2028 text",model_name="ñandú/ü-1"} 5\n'.encode(),
+    ),
+    'nan_inf': (
+        PROM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng{a="1"} NaN\ng{a="2"} +Inf\ng{a="3"} -Inf\ng{a="4"} nan\ng{a="5"} inf\n'
+        b'g{a="6"} -infinity\ng{a="7"} 1e308\ng{a="8"} -1e-308\ng{a="9"} 1.7976931348623157e308\n'
+        b'# TYPE c counter\nc_total{a="1"} NaN\nc_total{a="2"} 5\n'
+        b'# TYPE h histogram\nh_bucket{le="1"} NaN\nh_bucket{le="2"} 3\nh_bucket{le="3"} 4\n'
+        b'h_bucket{le="+Inf"} Inf\nh_sum NaN\nh_count 3\n'
+        b'# TYPE s summary\ns{quantile="0.5"} NaN\ns{quantile="0.9"} 1\ns_sum +Inf\ns_count 2\n',
+    ),
+    'timestamps': (
+        PROM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng{a="1"} 1 1700000000000\ng{a="2"} 2 -1\ng{a="3"} 3 0\n'
+        b'# TYPE c counter\nc_total 5 1700000000000\n'
+        b'# TYPE h histogram\nh_bucket{le="1"} 1 1700000000000\nh_bucket{le="+Inf"} 2 1700000000000\n'
+        b'h_sum 3 1700000000000\nh_count 2 1700000000000\n',
+    ),
+    'histogram_bounds': (
+        PROM_CONTENT_TYPE,
+        b'# TYPE neg histogram\nneg_bucket{le="-10"} 1\nneg_bucket{le="-1"} 2\nneg_bucket{le="-0.5"} 2\n'
+        b'neg_bucket{le="0"} 4\nneg_bucket{le="1e-300"} 4\nneg_bucket{le="1e308"} 6\nneg_bucket{le="+Inf"} 7\n'
+        b'neg_sum -3\nneg_count 7\n'
+        b'# TYPE ext histogram\next_bucket{k="a",le="-Inf"} 0\next_bucket{k="a",le="5e-324"} 1\n'
+        b'ext_bucket{k="a",le="1.7976931348623157e308"} 2\next_bucket{k="a",le="+Inf"} 3\n'
+        b'ext_sum{k="a"} 1\next_count{k="a"} 3\next_bucket{k="b",le="2"} 5\next_bucket{k="b",le="1"} 2\n'
+        b'ext_bucket{k="b",le="2"} 6\next_bucket{k="b",le="+Inf"} 6\next_sum{k="b"} 10\next_count{k="b"} 6\n'
+        b'# TYPE odd histogram\nodd_bucket{le="1.0"} 1\nodd_bucket{le="1"} 2\nodd_bucket{le=" 2 "} 3\n'
+        b'odd_bucket{le="1_0"} 4\nodd_bucket{le="1e1"} 4\nodd_bucket{le="+Inf"} 4\nodd_count 4\nodd_sum 1\n',
+    ),
+    'duplicates': (
+        PROM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng{a="1"} 1\ng{a="1"} 2\ng 3\ng 4\n# TYPE c counter\nc_total{a="1"} 1\nc_total{a="1"} 2\n'
+        b'# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 3\nh_bucket{le="+Inf"} 3\n'
+        b'h_sum 1\nh_sum 2\nh_count 3\n# TYPE g gauge\ng{a="9"} 9\n',
+    ),
+    'om_exemplars_units_info': (
+        OM_CONTENT_TYPE,
+        b'# TYPE latency_seconds histogram\n# UNIT latency_seconds seconds\n# HELP latency_seconds Latency.\n'
+        b'latency_seconds_bucket{model_name="m",le="0.1"} 1 # {trace_id="abc"} 0.05 1700000000.1\n'
+        b'latency_seconds_bucket{model_name="m",le="1.0"} 3 # {trace_id="def",span_id="x"} 0.5\n'
+        b'latency_seconds_bucket{model_name="m",le="+Inf"} 4\nlatency_seconds_count{model_name="m"} 4\n'
+        b'latency_seconds_sum{model_name="m"} 2.5\nlatency_seconds_created{model_name="m"} 1700000000.0\n'
+        b'# TYPE gen_tokens counter\n# UNIT gen_tokens tokens\ngen_tokens_total{model_name="m"} 10 # {trace_id="t"} 1\n'
+        b'# TYPE build info\nbuild_info{release="1.2.3",commit="abc"} 1\n'
+        b'# TYPE state stateset\nstate{state="ready"} 1\nstate{state="loading"} 0\n'
+        b'# TYPE queue gaugehistogram\nqueue_bucket{le="1.0"} 2\nqueue_bucket{le="+Inf"} 3\n'
+        b'queue_gcount 3\nqueue_gsum 4\n'
+        b'# TYPE temp_celsius gauge\n# UNIT temp_celsius celsius\ntemp_celsius 21.5\n# EOF\n',
+    ),
+    'om_summary_nan_timestamps': (
+        OM_CONTENT_TYPE,
+        '# TYPE s summary\ns{quantile="0.5"} 1.0 1700000000.5\ns{quantile="0.9"} 2 1700000000.5\n'
+        's_sum 5 1700000000.5\ns_count 3 1700000000.5\ns_created 1700000000 1700000000.5\n'
+        '# TYPE g gauge\ng{a="x"} +Inf 1700000000\ng{a="y"} -Inf\n'
+        'g{a="z"} NaN\ng{a="é"} 1e-10\n# EOF\n'.encode(),
+    ),
+    'om_escapes_duplicates': (
+        OM_CONTENT_TYPE,
+        '# TYPE e gauge\ne{a="x\\\\y",b="q\\"uote",c="new\\nline",d="é✓ 日本"} 1\ne{a="x\\\\y",b="q\\"uote",'
+        'c="new\\nline",d="é✓ 日本"} 2\ne{a=""} 3\n# TYPE n histogram\nn_bucket{le="-2.0"} 1\n'
+        'n_bucket{le="-1.0"} 2\nn_bucket{le="+Inf"} 3\n# EOF\n'.encode(),
+    ),
+}
+
+# Every family of the corpus reaches a transformer: natively typed, or forced to a gauge.
+NATIVE_ALL = {'extra_metrics': [{'.*': {'type': 'native'}}]}
+GAUGE_ALL = {'extra_metrics': [{'.*': {'type': 'gauge'}}]}
+HISTOGRAM_MODES = {
+    'default': {},
+    'no_buckets': {'collect_histogram_buckets': False},
+    'non_cumulative': {'non_cumulative_histogram_buckets': True},
+    'distributions': {'histogram_buckets_as_distributions': True},
+    'distributions_counters': {'collect_counters_with_distributions': True},
+    'histograms_as_distributions': {'collect_histograms_as_distributions': True},
+    'histograms_as_distributions_counters': {
+        'collect_histograms_as_distributions': True,
+        'collect_counters_with_distributions': True,
+    },
+}
+HISTOGRAM_PAYLOADS = ('histogram_bounds', 'nan_inf', 'duplicates', 'timestamps', 'om_exemplars_units_info')
+
+
+def run_corpus(aggregator, datadog_agent, monkeypatch, payload, options, clock_metrics=CLOCK_METRICS):
+    monkeypatch.setenv('DDEV_SKIP_GENERIC_TAGS_CHECK', '1')
+    content_type, body = CORPUS[payload]
+    results = run_both(aggregator, datadog_agent, [body] * RUNS, content_type, options)
+    assert_identical(results, clock_metrics)
+    assert submitted(results[0][0]) > 0  # every corpus case sends something
+    return results
+
+
+@pytest.mark.parametrize('mode', sorted(HISTOGRAM_MODES))
+@pytest.mark.parametrize('payload', HISTOGRAM_PAYLOADS)
+def test_corpus_histogram_modes(aggregator, datadog_agent, monkeypatch, payload, mode):
+    run_corpus(aggregator, datadog_agent, monkeypatch, payload, {**NATIVE_ALL, **HISTOGRAM_MODES[mode]})
+
+
+CORPUS_OPTIONS = {
+    'native': NATIVE_ALL,
+    'gauge': GAUGE_ALL,
+    'labels_filtered_renamed': {
+        **NATIVE_ALL,
+        'include_labels': ['a', 'b', 'model_name', 'quantile', 'upper_bound', 'k'],
+        'exclude_labels': ['b'],
+        'rename_labels': {'a': 'renamed_a', 'upper_bound': 'le', 'quantile': 'q', 'model_name': 'model'},
+    },
+    'exclude_by_labels': {
+        **NATIVE_ALL,
+        'exclude_metrics_by_labels': {
+            'a': ['^[12]$', 'é'],
+            'k': True,
+            'upper_bound': ['^1\\.0$'],
+            'quantile': ['0\\.5'],
+        },
+    },
+    'hostname_label': {**NATIVE_ALL, 'hostname_label': 'a', 'hostname_format': 'host-<HOSTNAME>-<HOSTNAME>'},
+    'typed_map': {
+        'metrics': [
+            'g',
+            {'c': 'renamed_c'},
+            {'h': {'type': 'gauge', 'name': 'h_as_gauge'}},
+            {'s': {'type': 'counter'}},
+            {'labels': {'type': 'summary'}},
+            {'rpc_seconds': {'type': 'histogram'}},
+            {'gen_tokens': {'type': 'counter_gauge'}},
+            {'temp_celsius': {'type': 'rate'}},
+            {'neg': {'type': 'native_dynamic'}},
+            {'build': {'type': 'metadata', 'label': 'release', 'name': 'version'}},
+            {'state': {'type': 'gauge'}},
+        ]
+    },
+    'regex_keys_no_cache': {
+        'extra_metrics': [{'^l': {'type': 'gauge'}}, {'.*s.*': 'ignored_name'}, {'[a-z]+': {'type': 'native'}}],
+        'cache_metric_wildcards': False,
+    },
+}
+CORPUS_OPTION_PAYLOADS = (
+    'summaries',
+    'untyped',
+    'labels',
+    'nan_inf',
+    'om_exemplars_units_info',
+    'om_summary_nan_timestamps',
+    'om_escapes_duplicates',
+    'histogram_bounds',
+)
+
+
+@pytest.mark.parametrize('options', sorted(CORPUS_OPTIONS))
+@pytest.mark.parametrize('payload', CORPUS_OPTION_PAYLOADS)
+def test_corpus_options(aggregator, datadog_agent, monkeypatch, payload, options):
+    run_corpus(aggregator, datadog_agent, monkeypatch, payload, CORPUS_OPTIONS[options])
+
+
+def submitted(snap) -> int:
+    return sum(map(len, snap['metrics'].values())) + len(snap['buckets']) + len(snap['metadata'])
