@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +33,13 @@ class PayloadServer:
     """Serves `body` with `content_type` (and other headers) at any path but `/v1/version`, which
     answers the NIM version JSON. `body`, `status` and `headers` can be changed between requests."""
 
-    def __init__(self, body: bytes = b'', content_type: str = PROM_CONTENT_TYPE, status: int = 200):
+    def __init__(
+        self,
+        body: bytes = b'',
+        content_type: str = PROM_CONTENT_TYPE,
+        status: int = 200,
+        tls: tuple[str, str] | None = None,
+    ):
         self.body = body
         self.content_type = content_type
         self.status = status
@@ -74,13 +81,19 @@ class PayloadServer:
                 self.wfile.write(body)
 
         self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.scheme = 'http'
+        if tls is not None:  # (certificate file, key file): serve HTTPS
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = 'https'
         self.httpd.daemon_threads = True
         # a short poll interval: shutdown() waits for the serving loop to notice
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f'http://127.0.0.1:{self.httpd.server_address[1]}'
+        return f'{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}'
 
     def __enter__(self) -> PayloadServer:
         self.thread.start()
@@ -169,3 +182,36 @@ def run_error(result: str) -> str | None:
     if not result:
         return None
     return json.loads(result)[0]['message']
+
+
+def self_signed_certificate(directory: Path, hosts: tuple[str, ...] = ('127.0.0.1',)) -> tuple[str, str]:
+    """A self-signed server certificate for these IP addresses, and its key: (cert file, key file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'nim-test')])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(h)) for h in hosts]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / 'server.pem', directory / 'server.key'
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_file), str(key_file)

@@ -19,6 +19,7 @@ from common import (
     assert_same_submissions,
     fixture_bytes,
     run_error,
+    self_signed_certificate,
     snapshot,
 )
 
@@ -57,15 +58,16 @@ def run_both(
     init_config=None,
     setup=None,
     between=None,
+    tls=None,
 ):
     """Runs both checks once per body; returns the per-run (stock, ours) snapshots and errors.
 
     A body is bytes, or (HTTP status, bytes). `instance_options` is a mapping, or a callable of the
     server that returns one; `setup(server)` prepares the server before the first run;
-    `between(run index, (stock, ours))` runs before each run. The snapshots hold the HTTP requests
-    each check made during its run."""
+    `between(run index, (stock, ours))` runs before each run; `tls` (certificate and key files)
+    serves HTTPS. The snapshots hold the HTTP requests each check made during its run."""
     results = []
-    with PayloadServer(content_type=content_type) as server:
+    with PayloadServer(content_type=content_type, tls=tls) as server:
         if setup is not None:
             setup(server)
         options = instance_options(server) if callable(instance_options) else (instance_options or {})
@@ -827,6 +829,50 @@ def test_http_options(aggregator, datadog_agent, case):
     assert_identical(results)
 
 
+@pytest.fixture(scope='module')
+def certificate(tmp_path_factory):
+    return self_signed_certificate(tmp_path_factory.mktemp('tls'))
+
+
+# name -> instance options, given the server's (certificate file, key file)
+HTTPS_CASES = {
+    'verified_untrusted': lambda server, cert, key: {},
+    'verified_with_ca_cert': lambda server, cert, key: {'tls_ca_cert': cert},
+    'not_verified': lambda server, cert, key: {'tls_verify': False},
+    'not_verified_warning_ignored': lambda server, cert, key: {'tls_verify': False, 'tls_ignore_warning': True},
+    'client_certificate': lambda server, cert, key: {'tls_ca_cert': cert, 'tls_cert': cert, 'tls_private_key': key},
+    'protocols_and_ciphers': lambda server, cert, key: {
+        'tls_ca_cert': cert,
+        'tls_protocols_allowed': ['TLSv1.2'],
+        'tls_ciphers': ['ECDHE-ECDSA-AES128-GCM-SHA256'],
+    },
+    'protocols_no_match': lambda server, cert, key: {'tls_ca_cert': cert, 'tls_protocols_allowed': ['SSLv3']},
+    'host_header_for_the_name': lambda server, cert, key: {
+        'tls_ca_cert': cert,
+        'tls_use_host_header': True,
+        'headers': {'Host': 'nim.invalid'},
+    },
+    'host_name_not_in_certificate': lambda server, cert, key: {
+        'openmetrics_endpoint': server.base_url.replace('127.0.0.1', 'localhost') + '/metrics',
+        'tls_ca_cert': cert,
+    },
+    'hostname_not_validated': lambda server, cert, key: {
+        'openmetrics_endpoint': server.base_url.replace('127.0.0.1', 'localhost') + '/metrics',
+        'tls_ca_cert': cert,
+        'tls_validate_hostname': False,
+    },
+}
+
+
+@pytest.mark.parametrize('case', sorted(HTTPS_CASES))
+def test_https_options(aggregator, datadog_agent, certificate, case):
+    def options(server):
+        return HTTPS_CASES[case](server, *certificate)
+
+    results = run_both(aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, options, tls=certificate)
+    assert_identical(results)
+
+
 # --- Configuration errors ----------------------------------------------------------------------------
 # Each fails the first run and every later one with the same message, sends nothing, then works
 # once the instance is fixed in place (the fourth run).
@@ -966,6 +1012,7 @@ def working_option_sets():
     sets += [({**NATIVE_ALL, **o}, {}) for o in HISTOGRAM_MODES.values()]
     sets += [(o, {}) for _, _, o in SEQUENCES.values()]
     sets += [(o(_Server) if callable(o) else o, i) for o, i, _ in HTTP_CASES.values()]
+    sets += [(o(_Server, 'cert.pem', 'key.pem'), {}) for o in HTTPS_CASES.values()]
     sets += [({**CATCH_ALL, **o}, {}) for o in TARGET_INFO_OPTIONS.values()]
     sets += [({**CATCH_ALL, 'share_labels': SHARE_OPTIONS, 'cache_shared_labels': c}, {}) for c in (True, False)]
     return sets
