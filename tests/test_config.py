@@ -248,3 +248,49 @@ def test_options_the_models_do_not_declare_are_left_to_the_settings(aggregator):
         check.instance['target_info'] = True
         assert check.run() == ''
     assert len(aggregator.metric_names) == 34
+
+
+# options over a working instance -> the scraper settings' message (the models accept them)
+SETTINGS_ERRORS = {
+    'empty_endpoint': ({'openmetrics_endpoint': ''}, 'The setting `openmetrics_endpoint` is required'),
+    'hostname_format_without_placeholder': (
+        {'hostname_label': 'model_name', 'hostname_format': 'nim'},
+        'Setting `hostname_format` does not contain the placeholder `<HOSTNAME>`',
+    ),
+    'target_info_not_a_bool': ({'target_info': 1}, 'Setting `target_info` must be a boolean'),
+    'unknown_type': (
+        {'extra_metrics': [{'num_requests_running': {'type': 'bogus'}}]},
+        'Error compiling transformer for metric `num_requests_running`: unknown type `bogus`',
+    ),
+    'share_labels_match_not_a_list': (
+        {'share_labels': {'python_info': {'match': 'model_name'}}},
+        'Option `match` for metric `python_info` of setting `share_labels` must be an array',
+    ),
+    'exclude_by_labels_value': (
+        {'exclude_metrics_by_labels': {'model_name': 'x'}},
+        'Label `model_name` of setting `exclude_metrics_by_labels` must be an array or set to `true`',
+    ),
+    'rename_labels_value': (
+        {'rename_labels': {'model_name': ['m']}},
+        'Value for label `model_name` of setting `rename_labels` must be a string',
+    ),
+}
+
+
+@pytest.mark.parametrize('case', sorted(SETTINGS_ERRORS))
+def test_settings_error_fails_every_run_until_fixed(aggregator, datadog_agent, case):
+    options, message = SETTINGS_ERRORS[case]
+    with PayloadServer(fixture_bytes('nim_metrics.txt')) as server:
+        good = {'openmetrics_endpoint': server.base_url + '/metrics', 'tags': ['test:test']}
+        check = NvidiaNIMCheck('nvidia_nim', {}, [{**good, **options}])
+        for _ in range(3):
+            result = check.run()
+            assert run_error(result) == message
+            traceback = json.loads(result)[0]['traceback']
+            assert '_core' not in traceback and 'nvidia_nim/config.py' in traceback
+        assert not aggregator.metric_names
+        assert not aggregator.service_check_names
+        assert server.requests == []
+        fix(check, good, {})
+        assert check.run() == ''
+    assert len(aggregator.metric_names) == 34

@@ -4,9 +4,9 @@ must leave identical records in the stub aggregator, identical service checks, m
 errors. Deliberate differences are pinned in test_differences.py."""
 
 import copy
+import functools
 import re
 import socket
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -719,8 +719,8 @@ def dead_port() -> int:
         return s.getsockname()[1]
 
 
-def token_file(tmp_path_factory=None) -> str:
-    path = Path(tempfile.mkdtemp()) / 'token'
+def token_file(directory: Path) -> str:
+    path = directory / 'token'
     path.write_text('secret-token-123\n')
     return str(path)
 
@@ -733,7 +733,7 @@ def slow(server):
     server.delay = 0.5
 
 
-# name -> (instance options (or a callable of the server), init_config, server setup)
+# name -> (instance options (or a callable of the server and a temporary directory), init_config, server setup)
 HTTP_CASES = {
     'headers_replace_defaults': ({'headers': {'X-Test': '1'}}, {}, None),
     'headers_with_any_accept': ({'headers': {'Accept': '*/*', 'X-A': 'b'}}, {}, None),
@@ -742,9 +742,9 @@ HTTP_CASES = {
     'basic_auth_utf8': ({'username': 'user', 'password': 'pässword', 'use_legacy_auth_encoding': False}, {}, None),
     'digest_auth_unchallenged': ({'auth_type': 'digest', 'username': 'u', 'password': 'p'}, {}, None),
     'auth_token_file_header': (
-        lambda server: {
+        lambda server, tmp: {
             'auth_token': {
-                'reader': {'type': 'file', 'path': token_file()},
+                'reader': {'type': 'file', 'path': token_file(tmp)},
                 'writer': {'type': 'header', 'name': 'Authorization', 'value': 'Bearer <TOKEN>'},
             }
         },
@@ -752,9 +752,9 @@ HTTP_CASES = {
         None,
     ),
     'auth_token_pattern_placeholder': (
-        lambda server: {
+        lambda server, tmp: {
             'auth_token': {
-                'reader': {'type': 'file', 'path': token_file(), 'pattern': 'secret-(\\w+)-'},
+                'reader': {'type': 'file', 'path': token_file(tmp), 'pattern': 'secret-(\\w+)-'},
                 'writer': {'type': 'header', 'name': 'X-Token', 'value': 'tok=<T>', 'placeholder': '<T>'},
             }
         },
@@ -767,14 +767,14 @@ HTTP_CASES = {
     'redirect_followed': ({}, {}, redirect_metrics),
     'redirect_not_followed': ({'allow_redirects': False}, {}, redirect_metrics),
     'session_options': ({'persist_connections': True, 'request_size': 1, 'log_requests': True}, {}, None),
-    'dead_proxy': (lambda server: {'proxy': {'http': f'http://127.0.0.1:{dead_port()}'}}, {}, None),
+    'dead_proxy': (lambda server, tmp: {'proxy': {'http': f'http://127.0.0.1:{dead_port()}'}}, {}, None),
     'dead_proxy_skipped': (
-        lambda server: {'proxy': {'http': f'http://127.0.0.1:{dead_port()}'}, 'skip_proxy': True},
+        lambda server, tmp: {'proxy': {'http': f'http://127.0.0.1:{dead_port()}'}, 'skip_proxy': True},
         {},
         None,
     ),
     'dead_proxy_no_proxy_host': (
-        lambda server: {'proxy': {'http': f'http://127.0.0.1:{dead_port()}', 'no_proxy': ['127.0.0.1']}},
+        lambda server, tmp: {'proxy': {'http': f'http://127.0.0.1:{dead_port()}', 'no_proxy': ['127.0.0.1']}},
         {},
         None,
     ),
@@ -817,12 +817,13 @@ HTTP_CASES = {
     ),
     'unknown_auth_type': ({'auth_type': 'bogus', 'username': 'u', 'password': 'p'}, {}, None),
 }
-HTTP_CLOCK = CLOCK_METRICS
 
 
 @pytest.mark.parametrize('case', sorted(HTTP_CASES))
-def test_http_options(aggregator, datadog_agent, case):
+def test_http_options(aggregator, datadog_agent, tmp_path, case):
     options, init_config, setup = HTTP_CASES[case]
+    if callable(options):
+        options = functools.partial(options, tmp=tmp_path)
     results = run_both(
         aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, options, init_config=init_config, setup=setup
     )
@@ -1005,13 +1006,13 @@ class _Server:
     base_url = 'http://127.0.0.1:1'
 
 
-def working_option_sets():
+def working_option_sets(tmp: Path):
     """(instance options, init_config) of every case with a working configuration."""
     sets = [(o, {}) for o in OPTION_SETS.values()]
     sets += [(o, {}) for o in CORPUS_OPTIONS.values()]
     sets += [({**NATIVE_ALL, **o}, {}) for o in HISTOGRAM_MODES.values()]
     sets += [(o, {}) for _, _, o in SEQUENCES.values()]
-    sets += [(o(_Server) if callable(o) else o, i) for o, i, _ in HTTP_CASES.values()]
+    sets += [(o(_Server, tmp) if callable(o) else o, i) for o, i, _ in HTTP_CASES.values()]
     sets += [(o(_Server, 'cert.pem', 'key.pem'), {}) for o in HTTPS_CASES.values()]
     sets += [({**CATCH_ALL, **o}, {}) for o in TARGET_INFO_OPTIONS.values()]
     sets += [({**CATCH_ALL, 'share_labels': SHARE_OPTIONS, 'cache_shared_labels': c}, {}) for c in (True, False)]
@@ -1029,9 +1030,9 @@ def metric_entries(options):
                 yield form, value.get('type', 'native') if isinstance(value, dict) else None
 
 
-def test_every_option_is_covered():
+def test_every_option_is_covered(tmp_path):
     instance_options, init_options, forms, types = set(), set(), set(), set()
-    for options, init_config in working_option_sets():
+    for options, init_config in working_option_sets(tmp_path):
         instance_options |= set(options)
         init_options |= set(init_config)
         for form, mtype in metric_entries(options):
