@@ -14,6 +14,7 @@ from common import (
     CLOCK_METRICS,
     OM_CONTENT_TYPE,
     PROM_CONTENT_TYPE,
+    SHARED,
     PayloadServer,
     StockNvidiaNIMCheck,
     assert_same_submissions,
@@ -949,31 +950,49 @@ def fix(check, url):
 # a class there but a set of characters in Python. And with `telemetry`, `raw_line_filters` and a
 # payload that fails to parse, the stock check counts only the lines filtered before the line it
 # failed on (it filters while it parses); ours counts every filtered line, which needs the core to
-# tell where parsing stopped. Strict: each starts failing (XPASS) once fixed.
+# tell where parsing stopped. OpenMetrics timestamps: see below. Strict: each starts failing
+# (XPASS) once fixed.
 CORE_MISMATCHES = {
     'label_regex_look_ahead': (
+        PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="length"} 1\ng{reason="stop"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['^(?!stop)']}},
     ),
     'label_regex_back_reference': (
+        PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="aa"} 1\ng{reason="ab"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['(a)\\1']}},
     ),
     'label_regex_dollar_before_final_newline': (
+        PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="length\\n"} 1\ng{reason="stop"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['h$']}},
     ),
     'label_regex_space_class': (
+        PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="a\x1fb"} 1\ng{reason="stop"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['a\\sb']}},
     ),
     'label_regex_posix_class': (
+        PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="[[:alpha:]]"} 1\ng{reason="x"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['^[[:alpha:]]$']}},
     ),
     'filtered_lines_counted_after_a_parse_error': (
+        PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng abc\ndrop_me 1\n',
         {'telemetry': True, 'raw_line_filters': ['^drop_me']},
+    ),
+    # OpenMetrics sample timestamps in exponent notation without a `.` are valid for the stock
+    # check and fail the scrape here (`list index out of range`), and invalid timestamps fail with
+    # that message instead of the stock one
+    'openmetrics_timestamp_exponent': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1 1e3\n# EOF\n', {}),
+    'openmetrics_timestamp_not_a_number': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1 z\n# EOF\n', {}),
+    'openmetrics_timestamp_nan': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1 NaN\n# EOF\n', {}),
+    'openmetrics_exemplar_timestamp_inf': (
+        OM_CONTENT_TYPE,
+        b'# TYPE a counter\na_total 1 # {a="b"} 0.5 Inf\n# EOF\n',
+        {},
     ),
 }
 
@@ -981,8 +1000,8 @@ CORE_MISMATCHES = {
 @pytest.mark.xfail(strict=True, reason='needs the Rust core (see CORE_MISMATCHES)')
 @pytest.mark.parametrize('case', sorted(CORE_MISMATCHES))
 def test_known_core_mismatches(aggregator, datadog_agent, case):
-    body, options = CORE_MISMATCHES[case]
-    assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, PROM_CONTENT_TYPE, {**CATCH_ALL, **options}))
+    content_type, body, options = CORE_MISMATCHES[case]
+    assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
 
 
 # --- Option coverage -------------------------------------------------------------------------------
@@ -1043,3 +1062,50 @@ def test_every_option_is_covered(tmp_path):
     assert {'proxy', 'skip_proxy', 'timeout'} <= init_options
     assert forms == ENTRY_FORMS
     assert set(TRANSFORMER_TYPES) <= types, sorted(set(TRANSFORMER_TYPES) - types)
+
+
+# --- The OpenMetrics project's parser cases --------------------------------------------------------
+# Served as application/openmetrics-text, every family mapped. Counters' `_created` samples are
+# dropped (a deliberate difference, see without_counter_created); cases that are then empty (a
+# deliberate difference too) or that hold a blank line are left out, and so are the known core
+# mismatches above.
+CONFORMANCE_DIR = SHARED / 'conformance' / 'openmetrics'
+CONFORMANCE_MISMATCHES = {
+    'bad_exemplar_timestamp_0',
+    'bad_exemplar_timestamp_1',
+    'bad_exemplar_timestamp_2',
+    'bad_exemplars_8',
+    'bad_timestamp_0',
+    'bad_timestamp_1',
+    'bad_timestamp_4',
+    'bad_timestamp_5',
+    'bad_timestamp_7',
+    'bad_timestamp_8',
+}
+
+
+def conformance_bodies() -> dict[str, bytes]:
+    if not CONFORMANCE_DIR.is_dir():
+        return {}
+    bodies = {}
+    for case in sorted(CONFORMANCE_DIR.iterdir()):
+        body = without_counter_created((case / 'metrics').read_bytes())
+        if (
+            body.strip()
+            and b'\n\n' not in body
+            and not body.startswith(b'\n')
+            and case.name not in CONFORMANCE_MISMATCHES
+        ):
+            bodies[case.name] = body
+    return bodies
+
+
+CONFORMANCE_BODIES = conformance_bodies()
+
+
+@pytest.mark.skipif(not CONFORMANCE_BODIES, reason='conformance cases not available')
+@pytest.mark.parametrize('case', sorted(CONFORMANCE_BODIES))
+def test_openmetrics_conformance_payloads(aggregator, datadog_agent, monkeypatch, case):
+    monkeypatch.setenv('DDEV_SKIP_GENERIC_TAGS_CHECK', '1')
+    body = CONFORMANCE_BODIES[case]
+    assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, OM_CONTENT_TYPE, NATIVE_ALL))
