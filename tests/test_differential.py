@@ -1,7 +1,9 @@
 """Differential tests: the stock OpenMetricsBaseCheckV2 (configured as the integration we replace)
 and our check run on the same bytes from the same loopback endpoint, three runs in a row, and
-must leave identical records in the stub aggregator, identical service checks, metadata and run
-errors. Deliberate differences are pinned in test_differences.py."""
+must leave identical records in the stub aggregator (metrics with flush_first_value, histogram
+buckets, service checks, metadata, issues, warnings), make identical HTTP requests and end with
+identical run errors. Deliberate differences are pinned in test_differences.py; known gaps that
+need the Rust core are strict expected failures (CORE_MISMATCHES)."""
 
 import copy
 import functools
