@@ -29,6 +29,7 @@ PROJECT_ROOT = HERE.parent
 SHARED = PROJECT_ROOT.parent / 'shared'
 PROM_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 OM_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+CONFIG_MODELS = 'datadog_checks.nvidia_nim.config_models'
 # Metrics whose value depends on the clock at submission time.
 CLOCK_METRICS = {'nvidia_nim.process.start_time_seconds'}
 
@@ -41,13 +42,22 @@ class PayloadServer:
     """Serves `body` with `content_type` (and other headers) at any path but `/v1/version`, which
     answers the NIM version JSON. `body`, `status` and `headers` can be changed between requests."""
 
-    def __init__(self, body: bytes = b'', content_type: str = PROM_CONTENT_TYPE, status: int = 200):
+    def __init__(
+        self,
+        body: bytes = b'',
+        content_type: str = PROM_CONTENT_TYPE,
+        status: int = 200,
+        tls: tuple[str, str] | None = None,
+    ):
         self.body = body
         self.content_type = content_type
         self.status = status
         self.extra_headers: dict[str, str] = {}
         self.version_body = fixture_bytes('nim_version.json')
         self.requests: list[tuple[str, dict[str, str]]] = []
+        # seconds to wait before answering; path -> Location of a 302 answer
+        self.delay = 0.0
+        self.redirects: dict[str, str] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,6 +68,14 @@ class PayloadServer:
 
             def do_GET(self):
                 server.requests.append((self.path, dict(self.headers)))
+                if server.delay:
+                    time.sleep(server.delay)
+                if self.path in server.redirects:
+                    self.send_response(302)
+                    self.send_header('Location', server.redirects[self.path])
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                    return
                 if self.path.split('?')[0].endswith('/v1/version'):
                     status, body, ctype = 200, server.version_body, 'application/json'
                 else:
@@ -72,12 +90,19 @@ class PayloadServer:
                 self.wfile.write(body)
 
         self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.scheme = 'http'
+        if tls is not None:  # (certificate file, key file): serve HTTPS
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = 'https'
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # a short poll interval: shutdown() waits for the serving loop to notice
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f'http://127.0.0.1:{self.httpd.server_address[1]}'
+        return f'{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}'
 
     def __enter__(self) -> PayloadServer:
         self.thread.start()
@@ -97,6 +122,12 @@ class StockNvidiaNIMCheck(OpenMetricsBaseCheckV2):
 
     def get_default_config(self):
         return {'metrics': [METRIC_MAP], 'rename_labels': dict(RENAME_LABELS_MAP)}
+
+    def load_configuration_models(self, package_path=None):
+        # The integration validates its configuration against its config models at the first run.
+        # AgentCheck looks for them next to the check class (here the test module, which has
+        # none); ours declare the same options with the same types (test_config.py).
+        super().load_configuration_models(CONFIG_MODELS)
 
     def check(self, instance):
         super().check(instance)
@@ -131,17 +162,18 @@ def snapshot(aggregator, datadog_agent) -> dict:
     }
 
 
-def assert_same_submissions(stock: dict, ours: dict) -> None:
-    """Identical records (clock-derived values within a few seconds)."""
-    for name in CLOCK_METRICS:
+def assert_same_submissions(stock: dict, ours: dict, clock_metrics=CLOCK_METRICS) -> None:
+    """Identical records (clock-derived values within a few seconds), and identical HTTP requests
+    when the snapshots hold them."""
+    for name in clock_metrics:
         s = stock['metrics'].get(name, [])
         o = ours['metrics'].get(name, [])
         assert len(s) == len(o), name
         for a, b in zip(s, o, strict=False):
             assert math.isclose(a.value, b.value, abs_tol=5.0), (a, b)
             assert a._replace(value=0) == b._replace(value=0)
-    strip = {k: v for k, v in stock['metrics'].items() if k not in CLOCK_METRICS}
-    ostrip = {k: v for k, v in ours['metrics'].items() if k not in CLOCK_METRICS}
+    strip = {k: v for k, v in stock['metrics'].items() if k not in clock_metrics}
+    ostrip = {k: v for k, v in ours['metrics'].items() if k not in clock_metrics}
     assert sorted(strip) == sorted(ostrip)  # per-name order is compared below; across names it is not observable
     for name in strip:
         assert strip[name] == ostrip[name], name
@@ -151,6 +183,7 @@ def assert_same_submissions(stock: dict, ours: dict) -> None:
     assert stock['reported_issues'] == ours['reported_issues']
     assert stock['resolved_issues'] == ours['resolved_issues']
     assert stock['warnings'] == ours['warnings']
+    assert stock.get('requests') == ours.get('requests')
 
 
 def map_metadata(metadata: dict, metric_map: dict) -> dict:
@@ -426,3 +459,36 @@ def run_python(code: str, timeout: float = 120) -> dict:
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def self_signed_certificate(directory: Path, hosts: tuple[str, ...] = ('127.0.0.1',)) -> tuple[str, str]:
+    """A self-signed server certificate for these IP addresses, and its key: (cert file, key file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'nim-test')])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(h)) for h in hosts]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / 'server.pem', directory / 'server.key'
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_file), str(key_file)

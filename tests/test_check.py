@@ -207,7 +207,11 @@ def test_openmetrics_content_type_selects_the_openmetrics_parser(aggregator, dd_
 def test_missing_endpoint_is_a_configuration_error_on_every_run(aggregator):
     check = NvidiaNIMCheck('nvidia_nim', {}, [{}])
     for _ in range(2):
-        assert run_error(check.run()) == 'The setting `openmetrics_endpoint` is required'
+        assert run_error(check.run()).splitlines() == [
+            'Detected 1 error while loading configuration model `InstanceConfig`:',
+            'openmetrics_endpoint',
+            '  Field required',
+        ]
     assert not aggregator.service_check_names
 
 

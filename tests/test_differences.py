@@ -1,5 +1,6 @@
 """Each deliberate difference from the stock check, showing the stock behaviour and ours."""
 
+import pytest
 from common import (
     OM_CONTENT_TYPE,
     PayloadServer,
@@ -94,3 +95,61 @@ def test_body_cut_short_is_critical_and_submits_nothing(aggregator):
     assert stock_metrics == 34
     assert our_health == [(AgentCheck.CRITICAL, our_error.split(': ', 1)[1])]
     assert submitted_count(aggregator) == 0
+
+
+UTF8_LABELS = '# TYPE num_requests_running gauge\nnum_requests_running{model_name="llama-é✓-日本"} 1\n'.encode()
+
+
+def model_tags(aggregator):
+    return [t for m in aggregator.metrics('nvidia_nim.num_requests.running') for t in m.tags if t.startswith('model_')]
+
+
+def body_for(content_type):
+    return UTF8_LABELS + (b'# EOF\n' if content_type.startswith('application/openmetrics-text') else b'')
+
+
+@pytest.mark.parametrize(
+    'content_type',
+    ['text/plain', 'text/plain; version=0.0.4', 'application/openmetrics-text; version=1.0.0', 'text/plain; charset='],
+)
+def test_utf8_label_values_without_a_charset(aggregator, content_type):
+    # requests decodes a response without a charset whose type contains `text` (text/plain, and
+    # application/openmetrics-text too) as ISO-8859-1, so the stock check turns UTF-8 label values
+    # into mojibake; ours decodes UTF-8 when no charset is named.
+    with PayloadServer(body_for(content_type), content_type) as server:
+        instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
+        stock_error = run_error(StockNvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
+        stock = model_tags(aggregator)
+        aggregator.reset()
+        assert NvidiaNIMCheck('nvidia_nim', {}, [instance]).run() == ''
+        ours = model_tags(aggregator)
+    if content_type.endswith('charset='):
+        # an empty charset: requests hands the stock check an empty encoding name
+        assert stock_error == 'unknown encoding: ' and stock == []
+    else:
+        assert stock_error is None
+        assert stock == ['model_name:llama-Ã©â\x9c\x93-æ\x97¥æ\x9c¬']
+    assert ours == ['model_name:llama-é✓-日本']
+
+
+@pytest.mark.parametrize(
+    'content_type, expected',
+    [
+        ('text/plain; charset=utf-8', 'model_name:llama-é✓-日本'),
+        ('text/plain; charset="UTF-8"', 'model_name:llama-é✓-日本'),
+        ('text/plain; charset=iso-8859-1', 'model_name:llama-Ã©â\x9c\x93-æ\x97¥æ\x9c¬'),
+        ('application/openmetrics-text; version=1.0.0; charset=utf-8', 'model_name:llama-é✓-日本'),
+        ('application/x-prometheus', 'model_name:llama-é✓-日本'),
+        (None, 'model_name:llama-é✓-日本'),
+    ],
+)
+def test_an_explicit_charset_decodes_as_in_the_stock_check(aggregator, content_type, expected):
+    # requests' own encoding (the named charset, or UTF-8 for a type without `text`) is kept
+    with PayloadServer(body_for(content_type or ''), content_type) as server:
+        instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
+        assert StockNvidiaNIMCheck('nvidia_nim', {}, [instance]).run() == ''
+        stock = model_tags(aggregator)
+        aggregator.reset()
+        assert NvidiaNIMCheck('nvidia_nim', {}, [instance]).run() == ''
+        ours = model_tags(aggregator)
+    assert stock == ours == [expected]

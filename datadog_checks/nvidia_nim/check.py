@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - depends on the Agent's base version
 
 from . import _core
 from .config import ScraperSettings
+from .config_models import ConfigMixin
 
 ACCEPT_PROMETHEUS = 'text/plain'
 ACCEPT_OPENMETRICS = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1'
@@ -65,7 +66,16 @@ def version_url(endpoint: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f'{path}/v1/version', '', ''))
 
 
-class NvidiaNIMCheck(AgentCheck):
+def declares_charset(content_type: str) -> bool:
+    """Whether a Content-Type header names a (non-empty) charset, as requests reads its parameters."""
+    for param in content_type.split(';')[1:]:
+        key, sep, value = param.partition('=')
+        if sep and key.strip().lower() == 'charset' and value.strip().strip('\'"'):
+            return True
+    return False
+
+
+class NvidiaNIMCheck(AgentCheck, ConfigMixin):
     """Collects NVIDIA NIM metrics from its OpenMetrics endpoint."""
 
     __NAMESPACE__ = 'nvidia_nim'
@@ -80,6 +90,7 @@ class NvidiaNIMCheck(AgentCheck):
         self._flush_first_value: bool | None = None
         # monotonic time of the last NIM version lookup (None: look it up after the next scrape)
         self._version_checked_at: float | None = None
+        self._nim_release: tuple[str, str, str] | None = None
         self.check_initializations.append(self._configure)
 
     def _configure(self) -> None:
@@ -101,8 +112,7 @@ class NvidiaNIMCheck(AgentCheck):
                 raise type(e)(f'There was an error scraping endpoint {settings.endpoint}: {e}') from None
             raise
         self._flush_first_value = True
-        if self._version_due():
-            self._submit_version_metadata(settings.endpoint)
+        self._submit_version_metadata(settings.endpoint)
 
     def _on_metric_limit_state(self, reached_limit: bool, observed_count: int, limit: int) -> None:
         """With `max_returned_metrics`, report (or resolve) the dropped-metrics issue as the stock
@@ -153,7 +163,8 @@ class NvidiaNIMCheck(AgentCheck):
 
     @staticmethod
     def _as_utf8(chunks: list[bytes], encoding: str | None) -> list[bytes]:
-        """The body as UTF-8, decoded the way requests decodes it (its charset, else UTF-8)."""
+        """The body as UTF-8: decoded from `encoding` (invalid bytes replaced), or as UTF-8 when
+        there is none."""
         encoding = encoding or 'utf-8'
         try:
             if codecs.lookup(encoding).name == 'utf-8':
@@ -189,7 +200,8 @@ class NvidiaNIMCheck(AgentCheck):
                 length = response.headers.get('Content-Length')
                 size = int(length) if length is not None else sum(map(len, raw))
                 self.gauge('telemetry.payload.size', size, tags=list(settings.static_tags))
-            body = self._as_utf8(raw, response.encoding)
+            # the declared charset, else UTF-8 (requests would fall back to ISO-8859-1 for text/*)
+            body = self._as_utf8(raw, response.encoding if declares_charset(content_type) else None)
         if settings.raw_line_filter is not None:
             body = self._filter_lines(settings, body)
         direct = None
@@ -288,36 +300,46 @@ class NvidiaNIMCheck(AgentCheck):
 
     def _version_due(self) -> bool:
         """Whether to look the NIM version up now: after the first good scrape, after any failed
-        one, and every VERSION_REFRESH_SECONDS (the Agent keeps the value it was given; the
-        stock check asks on every run). A lookup that fails is tried again at the next run."""
+        one, and every VERSION_REFRESH_SECONDS (the stock check asks on every run). A lookup that
+        fails is tried again at the next run."""
         checked = self._version_checked_at
         return checked is None or time.monotonic() - checked >= VERSION_REFRESH_SECONDS
 
     def _submit_version_metadata(self, endpoint: str) -> None:
-        """Version metadata from `/v1/version`. A failure here is logged and does not fail the run:
+        """Version metadata from `/v1/version`, set after every good scrape as the stock check
+        sets it, from the release last read. A failure here is logged and does not fail the run:
         the metrics of the run are already submitted and valid."""
         if not self.is_metadata_collection_enabled():
             return
-        url = version_url(endpoint)
-        try:
-            response = self.http.get(url)
-            response.raise_for_status()
-            release = response.json().get('release', '')
-        except Exception as e:
-            self.log.debug('Could not read the NIM version from %s: %s', url, e)
+        if self._version_due():
+            self._nim_release = self._read_release(version_url(endpoint))
+            if self._nim_release is not None:
+                self._version_checked_at = time.monotonic()
+        if self._nim_release is None:
             return
-        self._version_checked_at = time.monotonic()
-        if not isinstance(release, str):
-            self.log.debug('Invalid NVIDIA NIM release: %r', release)
-            return
-        parts = release.split('.')
-        if len(parts) < 3:
-            self.log.debug('Invalid NVIDIA NIM release format: %s', release)
-            return
-        major, minor, patch = parts[:3]
+        major, minor, patch = self._nim_release
         self.set_metadata(
             'version',
             f'{major}.{minor}.{patch}',
             scheme='semver',
             part_map={'major': major, 'minor': minor, 'patch': patch},
         )
+
+    def _read_release(self, url: str) -> tuple[str, str, str] | None:
+        """(major, minor, patch) of the NIM release, or None (logged) when it cannot be read."""
+        try:
+            response = self.http.get(url)
+            response.raise_for_status()
+            release = response.json().get('release', '')
+        except Exception as e:
+            self.log.debug('Could not read the NIM version from %s: %s', url, e)
+            return None
+        if not isinstance(release, str):
+            self.log.debug('Invalid NVIDIA NIM release: %r', release)
+            return None
+        parts = release.split('.')
+        if len(parts) < 3:
+            self.log.debug('Invalid NVIDIA NIM release format: %s', release)
+            return None
+        major, minor, patch = parts[:3]
+        return major, minor, patch

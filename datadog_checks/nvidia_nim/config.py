@@ -302,6 +302,12 @@ class ScraperSettings:
             or omit_bound_tags
             or is_affirmative(config.get('histogram_buckets_as_distributions', False))
         )
+        # without buckets there is nothing to decumulate: `non_cumulative_histogram_buckets` only
+        # applies while buckets are collected
+        collect_buckets = distributions or is_affirmative(config.get('collect_histogram_buckets', True))
+        non_cumulative = distributions or (
+            collect_buckets and is_affirmative(config.get('non_cumulative_histogram_buckets', False))
+        )
         renames = config.get('rename_labels')
         upper_bound = renames.get('upper_bound', 'upper_bound') if isinstance(renames, dict) else 'upper_bound'
 
@@ -400,9 +406,8 @@ class ScraperSettings:
             'static_tags': list(self.static_tags),
             'hostname_label': hostname_label,
             'hostname_format': hostname_format if hostname_label else '',
-            'collect_histogram_buckets': distributions or is_affirmative(config.get('collect_histogram_buckets', True)),
-            'non_cumulative_histogram_buckets': distributions
-            or is_affirmative(config.get('non_cumulative_histogram_buckets', False)),
+            'collect_histogram_buckets': collect_buckets,
+            'non_cumulative_histogram_buckets': non_cumulative,
             'histogram_buckets_as_distributions': distributions,
             'collect_counters_with_distributions': counters_with_distributions,
             'collect_histograms_as_distributions': omit_bound_tags,
