@@ -1,6 +1,8 @@
 //! The scraper options the Rust core applies per sample, already validated by the Python side.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
 
 /// How histogram families are submitted (the resolved `collect_histogram_buckets`,
 /// `non_cumulative_histogram_buckets`, `histogram_buckets_as_distributions`,
@@ -44,19 +46,29 @@ pub struct Transformer {
     pub id: u32,
 }
 
-/// One `exclude_metrics_by_labels` entry: the label drops the sample always, or when one of the
-/// patterns is found (unanchored search) in its value.
-#[derive(Clone, Debug)]
+/// One `exclude_metrics_by_labels` entry: the label drops the sample always, or when its value
+/// matches (the bindings search it with the Python pattern the stock check compiles, so that
+/// every `re` construct means what it means there).
+#[derive(Clone)]
 pub enum LabelExcluder {
     Always,
-    Pattern(regex::Regex),
+    Matcher(Arc<dyn Fn(&str) -> bool + Send + Sync>),
 }
 
 impl LabelExcluder {
     pub fn matches(&self, value: &str) -> bool {
         match self {
             LabelExcluder::Always => true,
-            LabelExcluder::Pattern(re) => re.is_match(value),
+            LabelExcluder::Matcher(matches) => matches(value),
+        }
+    }
+}
+
+impl fmt::Debug for LabelExcluder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LabelExcluder::Always => f.write_str("Always"),
+            LabelExcluder::Matcher(_) => f.write_str("Matcher"),
         }
     }
 }

@@ -222,6 +222,8 @@ fn simple_value(s: &str) -> Option<Num> {
     if i != b.len() {
         return None;
     }
+    // past Python's int() digit limit the text is read by float()
+    let is_int = is_int && b.len() - usize::from(b.first() == Some(&b'-')) <= 4300;
     // `+ 0.0`: an int has no sign of zero (int("-0") is 0)
     let value = t.parse::<f64>().ok()? + if is_int { 0.0 } else { -0.0 };
     Some(Num {

@@ -5,6 +5,7 @@
 //! Every function here reproduces one of those exactly, so that the same bytes give the same
 //! names, tags and values.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 /// `str.isspace()` for one character: Unicode White_Space plus the ASCII separators
@@ -297,26 +298,69 @@ fn parse_checked_float(s: &str) -> f64 {
     }
 }
 
+/// The zero of every run of Unicode decimal digits (category Nd, Unicode 14 as in Python 3.11):
+/// Python's `int()` and `float()` read each of them as its ASCII digit.
+const DECIMAL_ZEROS: [u32; 66] = [
+    0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66,
+    0xDE6, 0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+    0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650,
+    0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50,
+    0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
+];
+
+/// The ASCII digit of a Unicode decimal digit.
+fn decimal_digit(c: char) -> Option<char> {
+    let code = u32::from(c);
+    let at = DECIMAL_ZEROS.partition_point(|&zero| zero <= code);
+    let zero = *DECIMAL_ZEROS.get(at.checked_sub(1)?)?;
+    let digit = code - zero;
+    (digit < 10).then(|| char::from(b'0' + digit as u8))
+}
+
+/// The text `int()` and `float()` parse: surrounding whitespace removed (Unicode White_Space,
+/// which unlike `str.strip()` keeps `\x1c`..`\x1f`), Unicode decimal digits as ASCII ones.
+/// `None` when a non-ASCII character other than a digit remains (the literal is invalid).
+fn number_text(s: &str) -> Option<Cow<'_, str>> {
+    let t = s.trim_matches(char::is_whitespace);
+    if t.is_ascii() {
+        return Some(Cow::Borrowed(t));
+    }
+    t.chars()
+        .map(|c| {
+            if c.is_ascii() {
+                Some(c)
+            } else {
+                decimal_digit(c)
+            }
+        })
+        .collect::<Option<String>>()
+        .map(Cow::Owned)
+}
+
 /// Python `float(s)` for a str: surrounding whitespace is ignored, `_` is allowed between digits.
 /// Returns `None` where Python raises `ValueError`.
 pub fn py_float(s: &str) -> Option<f64> {
-    let t = py_strip(s);
-    if is_py_float_literal(t) {
-        Some(parse_checked_float(t))
+    let t = number_text(s)?;
+    if is_py_float_literal(&t) {
+        Some(parse_checked_float(&t))
     } else {
         None
     }
 }
 
-/// Python `int(s)` converted with `float()`: `None` where `int()` raises. The flag says the int
-/// is too large for a float.
+/// Python's limit on the digits of an `int()` conversion (`sys.get_int_max_str_digits()`).
+const INT_MAX_STR_DIGITS: usize = 4300;
+
+/// Python `int(s)` converted with `float()`: `None` where `int()` raises (past 4300 digits too).
+/// The flag says the int is too large for a float.
 fn py_int_as_float(s: &str) -> Option<(f64, bool)> {
-    let t = py_strip(s);
-    if !is_py_int_literal(t) {
+    let t = number_text(s)?;
+    if !is_py_int_literal(&t) || t.bytes().filter(u8::is_ascii_digit).count() > INT_MAX_STR_DIGITS {
         return None;
     }
     // an int has no sign of zero: int("-0") is 0
-    let v = parse_checked_float(t) + 0.0;
+    let v = parse_checked_float(&t) + 0.0;
     Some((v, v.is_infinite()))
 }
 
@@ -372,6 +416,44 @@ pub fn py_float_repr(v: f64) -> String {
     out
 }
 
+/// Python's repr picks, of two shortest digit strings equally close to the value (the value's
+/// exact decimal expansion ends in a 5 just past them), the one with the even last digit; the
+/// standard library's shortest formatting takes the upper one. Such ties need 16 or more digits.
+fn half_even_tie(v: f64, digits: &mut String, exp: i32) {
+    let n = digits.len();
+    let Some(last) = digits.as_bytes().last().copied() else {
+        return;
+    };
+    if n < 16 || (last - b'0').is_multiple_of(2) {
+        return;
+    }
+    let mut lower = digits.clone();
+    lower.pop();
+    lower.push(char::from(last - 1));
+    // the exact expansion (a double's has at most 767 significant digits)
+    let exact = format!("{:.800e}", v);
+    let exact_digits: String = exact
+        .split('e')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| *c != '.')
+        .collect();
+    let tie = exact_digits.get(..n) == Some(lower.as_str())
+        && exact_digits.as_bytes().get(n) == Some(&b'5')
+        && exact_digits.bytes().skip(n + 1).all(|b| b == b'0');
+    if !tie {
+        return;
+    }
+    let candidate = format!("{}.{}e{}", &lower[..1], &lower[1..], exp);
+    if candidate
+        .parse::<f64>()
+        .is_ok_and(|c| c.to_bits() == v.to_bits())
+    {
+        *digits = lower;
+    }
+}
+
 /// Appends `repr(v)` to `out`.
 pub fn write_py_float_repr(out: &mut String, v: f64) {
     if v.is_nan() {
@@ -396,7 +478,8 @@ pub fn write_py_float_repr(out: &mut String, v: f64) {
         Some(m) => (true, m),
         None => (false, mantissa),
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    half_even_tie(v.abs(), &mut digits, exp);
     if negative {
         out.push('-');
     }
@@ -687,6 +770,35 @@ mod tests {
     fn strip_like_python() {
         assert_eq!(py_strip("\u{a0}\x1f x \u{3000}"), "x");
         assert_eq!(py_strip("é "), "é");
+    }
+
+    #[test]
+    fn numbers_read_as_python_int_and_float_read_them() {
+        // Unicode decimal digits and Unicode whitespace, but not \x1c..\x1f
+        assert_eq!(py_float("\u{661}\u{662}"), Some(12.0));
+        assert_eq!(py_float("\u{ff11}.\u{ff15}"), Some(1.5));
+        assert_eq!(py_float("\u{2028}1\u{a0}"), Some(1.0));
+        assert_eq!(py_float("\x1f1"), None);
+        assert_eq!(py_float("\u{200b}1"), None);
+        assert_eq!(py_float("1\u{e9}"), None);
+        // past 4300 digits int() refuses and float() reads it
+        let huge = parse_sample_value(&"9".repeat(5000)).unwrap();
+        assert!(!huge.is_int && !huge.overflow && huge.value.is_infinite());
+        assert!(parse_sample_value(&"9".repeat(4300)).unwrap().overflow);
+    }
+
+    #[test]
+    fn float_repr_ties_to_even_like_python() {
+        // exactly ...176.25 and ...176.75: both neighbours round-trip, Python keeps the even one
+        let repr = |s: &str| py_float_repr(s.parse::<f64>().unwrap_or(f64::NAN));
+        assert_eq!(repr("1203524251652176.25"), "1203524251652176.2");
+        assert_eq!(repr("1203524251652176.75"), "1203524251652176.8");
+        assert_eq!(repr("1000000000000000.25"), "1000000000000000.2");
+        assert_eq!(py_float_repr(0.1), "0.1");
+        assert_eq!(
+            py_float_repr(123456789012345680.0),
+            "1.2345678901234568e+17"
+        );
     }
 
     #[test]

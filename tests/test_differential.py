@@ -961,32 +961,44 @@ def fix(check, url):
 # failed on (it filters while it parses); ours counts every filtered line, which needs the core to
 # tell where parsing stopped. OpenMetrics timestamps: see below. Strict: each starts failing
 # (XPASS) once fixed.
-CORE_MISMATCHES = {
-    'label_regex_look_ahead': (
+# `exclude_metrics_by_labels` patterns are Python regular expressions, searched as the stock check
+# searches them: look-arounds, back-references, `$` before a final newline, `\s` and classes.
+LABEL_PATTERN_CASES = {
+    'label_pattern_look_ahead': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="length"} 1\ng{reason="stop"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['^(?!stop)']}},
     ),
-    'label_regex_back_reference': (
+    'label_pattern_back_reference': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="aa"} 1\ng{reason="ab"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['(a)\\1']}},
     ),
-    'label_regex_dollar_before_final_newline': (
+    'label_pattern_dollar_before_final_newline': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="length\\n"} 1\ng{reason="stop"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['h$']}},
     ),
-    'label_regex_space_class': (
+    'label_pattern_space_class': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="a\x1fb"} 1\ng{reason="stop"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['a\\sb']}},
     ),
-    'label_regex_posix_class': (
+    'label_pattern_posix_class': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng{reason="[[:alpha:]]"} 1\ng{reason="x"} 2\n',
         {'exclude_metrics_by_labels': {'reason': ['^[[:alpha:]]$']}},
     ),
+}
+
+
+@pytest.mark.parametrize('case', sorted(LABEL_PATTERN_CASES))
+def test_label_patterns_are_python_patterns(aggregator, datadog_agent, case):
+    content_type, body, options = LABEL_PATTERN_CASES[case]
+    assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
+
+
+CORE_MISMATCHES = {
     'filtered_lines_counted_after_a_parse_error': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng abc\ndrop_me 1\n',

@@ -233,11 +233,7 @@ def test_mutated_nim_payloads_as_the_stock_check(aggregator, datadog_agent, payl
     assert None in outcomes and len(outcomes) > 5  # both clean and failing runs were exercised
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='an integer past Python int() digit limit (4300) is float()-parsed by the stock check (inf, dropped); '
-    'the core reports "int too large to convert to float"',
-)
+# an integer past Python's int() digit limit (4300) is read by float(): inf, dropped
 def test_integer_past_the_python_digit_limit(aggregator, datadog_agent, payload_server):
     body = GAUGE + WAITING + b'num_requests_waiting ' + b'9' * 5000 + b'\nnum_requests_waiting{a="1"} 2\n'
     (stock_error, stock), (our_error, ours) = run_both(
@@ -390,15 +386,27 @@ def test_gzip_body_within_the_limit_as_the_stock_check(aggregator, datadog_agent
     assert_same_submissions(stock, ours)
 
 
+# Numbers read as Python reads them: Unicode decimal digits, no stripping of \x1c-\x1f, and the
+# even one of two equally close shortest bound strings.
+NUMBER_BODIES = {
+    'unicode_digits_value': WAITING + 'num_requests_waiting ١٢\n'.encode(),
+    'unicode_digits_le': HIST + 'e2e_request_latency_seconds_bucket{le="１"} 1\n'.encode(),
+    'unit_separator_le': HIST + b'e2e_request_latency_seconds_bucket{le="\x1f1"} 1\n',
+    'repr_tie_le': HIST + b'e2e_request_latency_seconds_bucket{le="1203524251652176.2"} 1\n',
+}
+
+
+@pytest.mark.parametrize('case', NUMBER_BODIES)
+def test_numbers_as_the_stock_check(aggregator, datadog_agent, payload_server, case):
+    (stock_error, stock), (our_error, ours) = run_both(
+        payload_server, GAUGE + NUMBER_BODIES[case], PROM_CONTENT_TYPE, aggregator, datadog_agent
+    )
+    assert our_error == stock_error
+    assert_same_submissions(stock, ours)
+
+
 # Bodies on which the core and the stock check disagree today (one value or message each).
 CORE_DIFFERENCES = {
-    'unicode_digits_value': (WAITING + 'num_requests_waiting ١٢\n'.encode(), "int() and float() read '١٢' as 12"),
-    'unicode_digits_le': (HIST + 'e2e_request_latency_seconds_bucket{le="１"} 1\n'.encode(), "float() reads '１'"),
-    'unit_separator_le': (HIST + b'e2e_request_latency_seconds_bucket{le="\x1f1"} 1\n', "float() refuses '\\x1f1'"),
-    'repr_tie_le': (
-        HIST + b'e2e_request_latency_seconds_bucket{le="1203524251652176.2"} 1\n',
-        'upper_bound:1203524251652176.2, not .3',
-    ),
     'unprintable_in_error': (WAITING + 'num_requests_waiting 5\u0378\n'.encode(), "the message escapes it: '5\\u0378'"),
 }
 

@@ -69,13 +69,10 @@ BAD_CONFIGS = {
 
 # Options the stock check accepts as they are (they cannot match anything, or are read leniently):
 # ours must accept them too.
-NON_STRING_KEY = pytest.mark.xfail(
-    strict=True, reason="the core refuses a non-string option key: 'int' object cannot be cast as 'str'"
-)
 ODD_BUT_VALID = {
-    'rename_labels_int_key': pytest.param({'rename_labels': {5: 'five'}}, marks=NON_STRING_KEY),
-    'exclude_metrics_by_labels_int_key': pytest.param({'exclude_metrics_by_labels': {5: True}}, marks=NON_STRING_KEY),
-    'share_labels_int_key': pytest.param({'share_labels': {5: True}}, marks=NON_STRING_KEY),
+    'rename_labels_int_key': {'rename_labels': {5: 'five'}},
+    'exclude_metrics_by_labels_int_key': {'exclude_metrics_by_labels': {5: True}},
+    'share_labels_int_key': {'share_labels': {5: True}},
     'include_labels_empty': {'include_labels': []},
     'tags_empty_strings': {'tags': ['', ':', 'a:']},
     'max_returned_metrics_not_a_number': {'max_returned_metrics': 'lots'},

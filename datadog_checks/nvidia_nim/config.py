@@ -226,6 +226,10 @@ def share_label_sources(share_labels: Any) -> list[tuple[str, Any, Any, Any]]:
         raise TypeError('Setting `share_labels` must be a mapping')
     sources = []
     for metric, config in share_labels.items():
+        if not isinstance(metric, str):
+            # a family name is a string: this source is never seen (a line break cannot be part
+            # of a name), as in the stock check
+            metric = f'\n{metric!r}'
         if config is True:
             sources.append((metric, None, None, None))
             continue
@@ -364,8 +368,8 @@ class ScraperSettings:
                         raise ConfigurationError(
                             f'Value #{i} for label `{label}` of setting `exclude_metrics_by_labels` must be a string'
                         )
-                re.compile('|'.join(values))
-                exclude_by_labels[label] = values
+                # the core searches label values with this very pattern
+                exclude_by_labels[label] = re.compile('|'.join(values))
             else:
                 raise ConfigurationError(
                     f'Label `{label}` of setting `exclude_metrics_by_labels` must be an array or set to `true`'
@@ -401,8 +405,9 @@ class ScraperSettings:
             'raw_metric_prefix': self.raw_metric_prefix,
             'exclude_labels': exclude_labels,
             'include_labels': include_labels,
-            'rename_labels': dict(rename_labels),
-            'exclude_metrics_by_labels': exclude_by_labels,
+            # label names are strings: a key of another type never matches one (as in the stock check)
+            'rename_labels': {k: v for k, v in rename_labels.items() if isinstance(k, str)},
+            'exclude_metrics_by_labels': {k: v for k, v in exclude_by_labels.items() if isinstance(k, str)},
             'static_tags': list(self.static_tags),
             'hostname_label': hostname_label,
             'hostname_format': hostname_format if hostname_label else '',

@@ -47,16 +47,19 @@ pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperCon
             .map_err(|_| PyTypeError::new_err("exclude_metrics_by_labels must be a mapping"))?;
         for (label, values) in map.iter() {
             let label: String = label.extract()?;
+            // `true`, or the compiled Python pattern (`re.compile('|'.join(values))`)
             let excluder = if values.is_instance_of::<pyo3::types::PyBool>() {
                 LabelExcluder::Always
             } else {
-                let patterns: Vec<String> = values.extract()?;
-                let re = regex::Regex::new(&patterns.join("|")).map_err(|e| {
-                    PyValueError::new_err(format!(
-                        "Label `{label}` of setting `exclude_metrics_by_labels`: {e}"
-                    ))
-                })?;
-                LabelExcluder::Pattern(re)
+                let search = values.getattr("search")?.unbind();
+                LabelExcluder::Matcher(Arc::new(move |value: &str| {
+                    Python::attach(|py| {
+                        search
+                            .bind(py)
+                            .call1((value,))
+                            .is_ok_and(|found| !found.is_none())
+                    })
+                }))
             };
             exclude_by_labels.insert(label, excluder);
         }
