@@ -4,9 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use crate::model::{
-    ErrorKind, Family, Labels, MetricType, Sample, ScrapeError, ScrapeResult, Timestamp,
-};
+use crate::model::{Family, Labels, MetricType, Sample, ScrapeError, ScrapeResult, Timestamp};
 use crate::prom::{last_unquoted, next_unquoted, split_quoted, unquote_unescape};
 use crate::text::line_too_long;
 use crate::text::{
@@ -267,22 +265,14 @@ fn parse_timestamp(ts: &str) -> ScrapeResult<Option<Timestamp>> {
     if let Some(sec) = py_int(ts) {
         return Ok(Some(Timestamp::Exact(sec, 0)));
     }
-    match ts.split_once('.') {
-        None => {
-            // `parts[1]` of a one-element list
-            return Err(ScrapeError::new(
-                ErrorKind::Index,
-                "list index out of range",
-            ));
-        }
-        Some((a, b)) => {
-            let frac: String = b.chars().take(9).collect();
-            let padded = format!("{frac:0<9}");
-            if let (Some(sec), Some(nsec)) = (py_int(a), py_int(&padded)) {
-                if (0..1_000_000_000).contains(&nsec) {
-                    let nsec = if sec < 0 { -nsec } else { nsec };
-                    return Ok(Some(Timestamp::Exact(sec, nsec as i64)));
-                }
+    // `int(parts[0])` fails first when there is no `.` (the text is not an int): the float path
+    if let Some((a, b)) = ts.split_once('.') {
+        let frac: String = b.chars().take(9).collect();
+        let padded = format!("{frac:0<9}");
+        if let (Some(sec), Some(nsec)) = (py_int(a), py_int(&padded)) {
+            if (0..1_000_000_000).contains(&nsec) {
+                let nsec = if sec < 0 { -nsec } else { nsec };
+                return Ok(Some(Timestamp::Exact(sec, nsec as i64)));
             }
         }
     }
@@ -1044,6 +1034,7 @@ fn check_sample_value(name: &str, typ: &str, sample: &Sample<'_>, line: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ErrorKind;
 
     fn run(text: &str) -> (Vec<Family<'_>>, Option<ScrapeError>) {
         let mut out = Vec::new();

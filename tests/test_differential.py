@@ -998,15 +998,9 @@ def test_label_patterns_are_python_patterns(aggregator, datadog_agent, case):
     assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
 
 
-CORE_MISMATCHES = {
-    'filtered_lines_counted_after_a_parse_error': (
-        PROM_CONTENT_TYPE,
-        b'# TYPE g gauge\ng abc\ndrop_me 1\n',
-        {'telemetry': True, 'raw_line_filters': ['^drop_me']},
-    ),
-    # OpenMetrics sample timestamps in exponent notation without a `.` are valid for the stock
-    # check and fail the scrape here (`list index out of range`), and invalid timestamps fail with
-    # that message instead of the stock one
+# OpenMetrics timestamps as the stock parser reads them: exponent notation without a `.` is a
+# float, and invalid ones fail with its messages.
+TIMESTAMP_CASES = {
     'openmetrics_timestamp_exponent': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1 1e3\n# EOF\n', {}),
     'openmetrics_timestamp_not_a_number': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1 z\n# EOF\n', {}),
     'openmetrics_timestamp_nan': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1 NaN\n# EOF\n', {}),
@@ -1014,6 +1008,21 @@ CORE_MISMATCHES = {
         OM_CONTENT_TYPE,
         b'# TYPE a counter\na_total 1 # {a="b"} 0.5 Inf\n# EOF\n',
         {},
+    ),
+}
+
+
+@pytest.mark.parametrize('case', sorted(TIMESTAMP_CASES))
+def test_openmetrics_timestamps(aggregator, datadog_agent, case):
+    content_type, body, options = TIMESTAMP_CASES[case]
+    assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
+
+
+CORE_MISMATCHES = {
+    'filtered_lines_counted_after_a_parse_error': (
+        PROM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng abc\ndrop_me 1\n',
+        {'telemetry': True, 'raw_line_filters': ['^drop_me']},
     ),
     # a malformed histogram sample: the stock error is `'count'`, here `Native histogram samples
     # are not supported: ...`

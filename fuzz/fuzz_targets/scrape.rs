@@ -7,8 +7,8 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use nvidia_nim_core::config::{ScraperConfig, TransformKind, Transformer};
 use nvidia_nim_core::model::{Family, MetricType, ScrapeResult};
-use nvidia_nim_core::scrape::{decode_utf8, scrape, FirstScrape, Format};
-use nvidia_nim_core::transform::{FamilyTransformer, Resolve};
+use nvidia_nim_core::scrape::{decode_utf8, scrape, scrape_streaming, FirstScrape, Format};
+use nvidia_nim_core::transform::{FamilyTransformer, Record, Resolve};
 
 struct MapAll(u8);
 
@@ -36,6 +36,47 @@ impl Resolve for MapAll {
     }
 }
 
+/// The records of a scrape as comparable text, cached ones resolved through the transformer
+/// (values left out where they depend on the clock).
+fn describe(
+    records: &[Record],
+    transformer: &FamilyTransformer,
+    clock: bool,
+    out: &mut Vec<String>,
+) {
+    for record in records {
+        let text = match record {
+            Record::Cached { slot, value } => {
+                let Some(e) = transformer.emission(*slot) else {
+                    panic!("cached record with no emission in slot {slot}");
+                };
+                let value = if clock { 0.0 } else { *value };
+                format!(
+                    "{:?} {} {:?} {:?} {}",
+                    e.method,
+                    e.name,
+                    value.to_bits(),
+                    e.tags,
+                    e.hostname
+                )
+            }
+            Record::Metric(m) => {
+                let value = if clock { 0.0 } else { m.value };
+                format!(
+                    "{:?} {} {:?} {:?} {}",
+                    m.method,
+                    m.name,
+                    value.to_bits(),
+                    m.tags,
+                    m.hostname
+                )
+            }
+            other => format!("{other:?}"),
+        };
+        out.push(text);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
         return;
@@ -51,17 +92,53 @@ fuzz_target!(|data: &[u8]| {
         Format::Prometheus
     };
     let text = decode_utf8(body);
-    let mut transformer = FamilyTransformer::new();
     let first = (selector & 16 != 0).then_some(FirstScrape {
         agent_start_time: Some(0.0),
     });
+    let clock = selector >> 4 == 4;
+    // Streaming twice with one transformer (the second scrape reads the series cache) must give
+    // what a fresh transformer gives with every record kept to the end.
+    let mut cached = FamilyTransformer::new();
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let mut seen = Vec::new();
+        let mut flush = |records: &mut Vec<Record>, held: Option<bool>, t: &FamilyTransformer| {
+            describe(records, t, clock, &mut seen);
+            seen.push(format!("{held:?}"));
+            records.clear();
+            Ok(())
+        };
+        let out = scrape_streaming(
+            &text,
+            format,
+            &config,
+            &mut MapAll(selector),
+            &mut cached,
+            first,
+            Some(&mut flush),
+        );
+        assert!(out.records.is_empty());
+        runs.push((seen, out.error));
+    }
+    let mut fresh = FamilyTransformer::new();
     let out = scrape(
         &text,
         format,
         &config,
         &mut MapAll(selector),
-        &mut transformer,
+        &mut fresh,
         first,
     );
-    std::hint::black_box(out.records.len());
+    let mut kept = Vec::new();
+    describe(&out.records, &fresh, clock, &mut kept);
+    let strip = |seen: &[String]| -> Vec<String> {
+        seen.iter()
+            .filter(|s| !matches!(s.as_str(), "None" | "Some(true)" | "Some(false)"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(runs[0].1, out.error);
+    assert_eq!(runs[1].1, out.error);
+    assert_eq!(strip(&runs[0].0), kept);
+    assert_eq!(strip(&runs[1].0), kept);
 });
