@@ -3,10 +3,13 @@
 //! `OpenMetricsBaseCheckV2` would make.
 
 pub mod config;
+pub mod histogram;
 pub mod model;
+pub mod number;
 pub mod openmetrics;
 pub mod percentiles;
 pub mod prom;
+pub mod record;
 pub mod scrape;
 pub mod series;
 pub mod share;

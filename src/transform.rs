@@ -5,119 +5,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{HistogramOptions, ScraperConfig, TransformKind, Transformer};
+use crate::config::{ScraperConfig, TransformKind, Transformer};
 use crate::model::{ErrorKind, Family, MetricType, Sample, ScrapeError, ScrapeResult};
+pub use crate::record::{
+    BucketRecord, Keep, MetadataRecord, Method, MetricRecord, Record, ServiceCheckRecord, Spill,
+    TagList, SPILL_BATCH,
+};
 use crate::series::{Emission, SeriesCache, ValueOp};
 use crate::share::LabelSharing;
 use crate::tags::{build_label_tags, hostname_for, LabelView, NumberCache};
-use crate::text::{canonical_float, float_error, py_float};
-
-/// The AgentCheck submission method a metric record goes through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    Gauge,
-    Rate,
-    MonotonicCount,
-}
-
-/// One submission, in the order the stock check makes them. Kept small (the payloads of the rare
-/// kinds are boxed): a scrape makes one per metric.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Record {
-    /// A metric of a cached series: its method, name, tags and hostname are the emission in
-    /// `slot` of the transformer's series cache (`FamilyTransformer::emission`).
-    Cached {
-        slot: u32,
-        value: f64,
-    },
-    Metric(Box<MetricRecord>),
-    /// `submit_histogram_bucket` (distribution mode).
-    Bucket(Box<BucketRecord>),
-    /// A `service_check` transformer sample; its tags are the static tags only.
-    ServiceCheck(Box<ServiceCheckRecord>),
-    /// A `metadata` transformer sample: `set_metadata(name, value, **modifiers of id)`.
-    Metadata(Box<MetadataRecord>),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct MetricRecord {
-    pub method: Method,
-    pub name: Arc<str>,
-    pub value: f64,
-    pub tags: Arc<TagList>,
-    pub hostname: Arc<str>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct BucketRecord {
-    pub name: Arc<str>,
-    pub value: f64,
-    pub lower: f64,
-    pub upper: f64,
-    pub tags: TagList,
-    pub hostname: String,
-    /// `collect_histograms_as_distributions`: the multi-bucket API.
-    pub multiple: bool,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct ServiceCheckRecord {
-    pub name: Arc<str>,
-    pub status: u8,
-    pub hostname: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct MetadataRecord {
-    pub id: u32,
-    pub name: Arc<str>,
-    pub value: String,
-}
-
-/// The tags of one record: label tags, then (when `with_static`) the scraper's static tags, then
-/// the optional suffix tag (`lower_bound:` of non-cumulative buckets).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TagList {
-    pub labels: Vec<String>,
-    pub with_static: bool,
-    pub suffix: Option<String>,
-}
-
-impl TagList {
-    /// The full tag list as the stock check builds it.
-    pub fn full(&self, static_tags: &[String]) -> Vec<String> {
-        let mut out = self.labels.clone();
-        if self.with_static {
-            out.extend(static_tags.iter().cloned());
-        }
-        if let Some(s) = &self.suffix {
-            out.push(s.clone());
-        }
-        out
-    }
-}
-
-/// Records at which a transformer offers what it made so far to its `Spill`.
-pub const SPILL_BATCH: usize = 2048;
-
-/// Takes records early, while a family is still being transformed (a streaming scrape submits
-/// them), so that the records of a big family never all exist at once.
-pub trait Spill {
-    fn spill(
-        &mut self,
-        records: &mut Vec<Record>,
-        transformer: &FamilyTransformer,
-    ) -> ScrapeResult<()>;
-}
-
-/// A `Spill` that leaves every record where it is.
-pub struct Keep;
-
-impl Spill for Keep {
-    fn spill(&mut self, _: &mut Vec<Record>, _: &FamilyTransformer) -> ScrapeResult<()> {
-        Ok(())
-    }
-}
 
 /// Decides, for each family (after prefix stripping), which transformer applies, or none.
 pub trait Resolve {
@@ -130,17 +26,17 @@ pub trait Resolve {
 }
 
 /// A sample that passed the per-sample pipeline.
-struct Prepared<'s, 'a> {
-    sample: &'s Sample<'a>,
+pub(crate) struct Prepared<'s, 'a> {
+    pub sample: &'s Sample<'a>,
     /// The labels after the stock normalization (`le` → trailing `upper_bound`, canonical
     /// `quantile`), in the stock order.
-    labels: LabelView<'s>,
-    tags: Vec<String>,
-    hostname: String,
+    pub labels: LabelView<'s>,
+    pub tags: Vec<String>,
+    pub hostname: String,
 }
 
 impl Prepared<'_, '_> {
-    fn upper_bound(&self) -> Option<&str> {
+    pub fn upper_bound(&self) -> Option<&str> {
         self.labels.get("upper_bound")
     }
 }
@@ -153,13 +49,13 @@ fn now_seconds() -> f64 {
 }
 
 /// Names derived from a transformer's Datadog name (`<name>.count` and friends), built once.
-struct Names {
-    base: Arc<str>,
-    count: Arc<str>,
-    sum: Arc<str>,
-    bucket: Arc<str>,
-    quantile: Arc<str>,
-    total: Arc<str>,
+pub(crate) struct Names {
+    pub base: Arc<str>,
+    pub count: Arc<str>,
+    pub sum: Arc<str>,
+    pub bucket: Arc<str>,
+    pub quantile: Arc<str>,
+    pub total: Arc<str>,
 }
 
 impl Names {
@@ -252,7 +148,13 @@ impl FamilyTransformer {
                     prepared.push(p);
                 }
             }
-            return emit_decumulated(&config.histogram, config, names, prepared, out);
+            return crate::histogram::emit_decumulated(
+                &config.histogram,
+                config,
+                names,
+                prepared,
+                out,
+            );
         }
         // Deliberate fix: an OpenMetrics counter's `_created` sample is its creation time, not a
         // count; the stock check submits it as a second `.count` value of the same context.
@@ -454,7 +356,7 @@ fn prepare<'s, 'a>(
     }))
 }
 
-fn metric(
+pub(crate) fn metric(
     method: Method,
     name: &Arc<str>,
     value: f64,
@@ -474,7 +376,7 @@ fn metric(
     }))
 }
 
-fn missing_upper_bound() -> ScrapeError {
+pub(crate) fn missing_upper_bound() -> ScrapeError {
     ScrapeError::new(ErrorKind::Key, "upper_bound")
 }
 
@@ -571,141 +473,6 @@ fn emit_other(
             })));
         }
         _ => {}
-    }
-    Ok(())
-}
-
-/// The label context of a bucket: every label but `upper_bound`, order-independent.
-fn context_key(labels: &LabelView<'_>) -> String {
-    let mut pairs: Vec<(&str, &str)> = labels.iter().filter(|(n, _)| *n != "upper_bound").collect();
-    pairs.sort_unstable();
-    let mut key = String::new();
-    for (n, v) in pairs {
-        key.push_str(n);
-        key.push('\0');
-        key.push_str(v);
-        key.push('\0');
-    }
-    key
-}
-
-/// Non-cumulative and distribution histograms: every sample of the family is collected first,
-/// buckets are decumulated per label context, then all samples go out in their original order.
-fn emit_decumulated(
-    options: &HistogramOptions,
-    config: &ScraperConfig,
-    names: &Names,
-    prepared: Vec<Prepared<'_, '_>>,
-    out: &mut Vec<Record>,
-) -> ScrapeResult<()> {
-    // context (sorted labels without `upper_bound`) → [(upper, value)], last value wins per bound
-    let mut contexts: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
-    let mut keys: Vec<Option<(String, f64)>> = Vec::with_capacity(prepared.len());
-    for p in prepared.iter() {
-        if p.sample.name.ends_with("_bucket") {
-            let ub_text = p.upper_bound().ok_or_else(missing_upper_bound)?;
-            let ub = py_float(ub_text).ok_or_else(|| ScrapeError::value(float_error(ub_text)))?;
-            let context = context_key(&p.labels);
-            let entry = contexts.entry(context.clone()).or_default();
-            match entry.iter_mut().find(|(u, _)| u.to_bits() == ub.to_bits()) {
-                Some(slot) => slot.1 = p.sample.value.value,
-                None => entry.push((ub, p.sample.value.value)),
-            }
-            keys.push(Some((context, ub)));
-        } else {
-            keys.push(None);
-        }
-    }
-    // (lower, decumulated value) per (context, upper)
-    let mut bounds: HashMap<(String, u64), (f64, f64)> = HashMap::new();
-    for (context, buckets) in contexts.iter_mut() {
-        buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-        let mut previous: Option<(f64, f64)> = None;
-        for &(upper, value) in buckets.iter() {
-            let entry = match previous {
-                None => (if upper >= 0.0 { 0.0 } else { f64::NEG_INFINITY }, value),
-                Some((prev_upper, prev_value)) => (prev_upper, value - prev_value),
-            };
-            bounds.insert((context.clone(), upper.to_bits()), entry);
-            previous = Some((upper, value));
-        }
-    }
-    use Method::*;
-    for (p, key) in prepared.into_iter().zip(keys) {
-        let value = p.sample.value.value;
-        let name: &str = &p.sample.name;
-        if let Some((context, upper)) = key {
-            let (lower, bucket_value) = bounds
-                .get(&(context, upper.to_bits()))
-                .copied()
-                .unwrap_or((0.0, value));
-            let lower_text = canonical_float(lower);
-            if options.distributions {
-                if lower == upper && lower.is_infinite() {
-                    continue;
-                }
-                let mut tags = TagList {
-                    labels: p.tags,
-                    with_static: true,
-                    suffix: Some(format!("lower_bound:{lower_text}")),
-                };
-                if options.omit_bound_tags {
-                    let full = tags.full(&config.static_tags);
-                    tags = TagList {
-                        labels: full
-                            .into_iter()
-                            .filter(|t| {
-                                !options
-                                    .bound_tag_prefixes
-                                    .iter()
-                                    .any(|prefix| t.starts_with(prefix.as_str()))
-                            })
-                            .collect(),
-                        with_static: false,
-                        suffix: None,
-                    };
-                }
-                out.push(Record::Bucket(Box::new(BucketRecord {
-                    name: names.base.clone(),
-                    value: bucket_value,
-                    lower: if lower == 0.0 { 0.0 } else { lower },
-                    upper: if upper == 0.0 { 0.0 } else { upper },
-                    tags,
-                    hostname: p.hostname,
-                    multiple: options.omit_bound_tags,
-                })));
-            } else if !p.upper_bound().unwrap_or("").ends_with("inf") {
-                out.push(Record::Metric(Box::new(MetricRecord {
-                    method: MonotonicCount,
-                    name: names.bucket.clone(),
-                    value: bucket_value,
-                    tags: Arc::new(TagList {
-                        labels: p.tags,
-                        with_static: true,
-                        suffix: Some(format!("lower_bound:{lower_text}")),
-                    }),
-                    hostname: Arc::from(p.hostname),
-                })));
-            }
-        } else if options.distributions && !options.counters_with_distributions {
-            continue;
-        } else if name.ends_with("_sum") {
-            out.push(metric(
-                MonotonicCount,
-                &names.sum,
-                value,
-                p.tags,
-                p.hostname,
-            ));
-        } else if name.ends_with("_count") {
-            out.push(metric(
-                MonotonicCount,
-                &names.count,
-                value,
-                p.tags,
-                p.hostname,
-            ));
-        }
     }
     Ok(())
 }
