@@ -1,0 +1,510 @@
+//! One OpenMetrics sample line: name, labels (the patched fast path and the strict state
+//! machine), value, timestamp and exemplar, as the stock check's patched parser reads them.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::model::{Labels, Sample, ScrapeError, ScrapeResult, Timestamp};
+use crate::prom::{last_unquoted, next_unquoted, unquote_unescape};
+use crate::text::{
+    float_error, is_escaped, is_label_name, is_legacy_metric_name, parse_sample_value, py_float,
+    py_repr, py_strip, replace_escaping, Num,
+};
+
+fn invalid_labels(text: &str) -> ScrapeError {
+    ScrapeError::value(format!("Invalid labels: {text}"))
+}
+
+/// The patched `_parse_labels` of the OpenMetrics parser (a label block without exemplar).
+fn parse_labels_fast(text: &str) -> ScrapeResult<Labels<'_>> {
+    let mut labels = Labels::new();
+    if !text.is_empty() && !text.contains('=') {
+        return Err(ScrapeError::value(""));
+    }
+    let mut sub = text;
+    while !sub.is_empty() {
+        let value_start = sub.find('=').ok_or_else(|| invalid_labels(text))?;
+        let label_name = &sub[..value_start];
+        sub = &sub[value_start + 1..];
+        if !sub.starts_with('"') {
+            return Err(invalid_labels(text));
+        }
+        let value_substr = &sub[1..];
+        if label_name.is_empty() || label_name.starts_with(',') {
+            return Err(invalid_labels(text));
+        }
+        if value_substr.is_empty() || value_substr.ends_with(',') {
+            return Err(invalid_labels(text));
+        }
+        let vb = value_substr.as_bytes();
+        let mut i = 0;
+        while i < vb.len() {
+            i = match value_substr[i..].find('"') {
+                Some(p) => i + p,
+                None => return Err(invalid_labels(text)),
+            };
+            if !is_escaped(vb, i) {
+                break;
+            }
+            i += 1;
+        }
+        let end = (i + 1).min(sub.len());
+        let raw = &sub[1..end];
+        let value = if raw.contains('\\') {
+            Cow::Owned(replace_escaping(raw))
+        } else {
+            Cow::Borrowed(raw)
+        };
+        if !is_label_name(label_name) {
+            return Err(invalid_labels(text));
+        }
+        if labels.contains(label_name) {
+            return Err(invalid_labels(text));
+        }
+        labels.set(Cow::Borrowed(label_name), value);
+        sub = &sub[(i + 2).min(sub.len())..];
+        let comma = sub.starts_with(',');
+        if comma {
+            sub = &sub[1..];
+        }
+        if !sub.is_empty() && !comma {
+            return Err(invalid_labels(text));
+        }
+    }
+    Ok(labels)
+}
+
+/// The state-machine label parser the patched code uses when the line holds ` # ` (an exemplar).
+/// Returns the labels and the byte length consumed after the `{`.
+fn parse_labels_state_machine(text: &str) -> ScrapeResult<(Labels<'static>, usize)> {
+    #[derive(PartialEq)]
+    enum St {
+        StartOfLabelName,
+        LabelName,
+        LabelValueQuote,
+        LabelValue,
+        LabelValueSlash,
+        EndOfLabelValue,
+        EndOfLabels,
+    }
+    let invalid = || ScrapeError::value(format!("Invalid line: {text}"));
+    let mut state = St::StartOfLabelName;
+    let mut name = String::new();
+    let mut value = String::new();
+    let mut labels = Labels::new();
+    let mut consumed = 0usize;
+    for c in text.chars() {
+        match state {
+            St::StartOfLabelName => {
+                if c == '}' {
+                    state = St::EndOfLabels;
+                } else {
+                    state = St::LabelName;
+                    name.push(c);
+                }
+            }
+            St::LabelName => {
+                if c == '=' {
+                    state = St::LabelValueQuote;
+                } else {
+                    name.push(c);
+                }
+            }
+            St::LabelValueQuote => {
+                if c == '"' {
+                    state = St::LabelValue;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::LabelValue => {
+                if c == '\\' {
+                    state = St::LabelValueSlash;
+                } else if c == '"' {
+                    if !is_label_name(&name) {
+                        return Err(ScrapeError::value(format!(
+                            "Invalid line, bad label name: {text}"
+                        )));
+                    }
+                    if labels.contains(&name) {
+                        return Err(ScrapeError::value(format!(
+                            "Invalid line, duplicate label name: {text}"
+                        )));
+                    }
+                    labels.set(
+                        Cow::Owned(std::mem::take(&mut name)),
+                        Cow::Owned(std::mem::take(&mut value)),
+                    );
+                    state = St::EndOfLabelValue;
+                } else {
+                    value.push(c);
+                }
+            }
+            St::EndOfLabelValue => {
+                if c == ',' {
+                    state = St::LabelName;
+                } else if c == '}' {
+                    state = St::EndOfLabels;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::LabelValueSlash => {
+                state = St::LabelValue;
+                match c {
+                    '\\' => value.push('\\'),
+                    'n' => value.push('\n'),
+                    '"' => value.push('"'),
+                    other => {
+                        value.push('\\');
+                        value.push(other);
+                    }
+                }
+            }
+            St::EndOfLabels => {
+                if c == ' ' {
+                    break;
+                }
+                return Err(invalid());
+            }
+        }
+        consumed += c.len_utf8();
+    }
+    Ok((labels, consumed))
+}
+
+/// prometheus_client's strict `parse_labels(..., openmetrics=True)`, used for exemplar labels.
+/// Returns the sum of name and value lengths (in characters), all that the caller needs.
+fn parse_exemplar_labels(labels_string: &str) -> ScrapeResult<usize> {
+    let mut sub = py_strip(labels_string);
+    if sub.starts_with(',') {
+        return Err(ScrapeError::value(format!(
+            "leading comma: {labels_string}"
+        )));
+    }
+    let invalid = || invalid_labels(labels_string);
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut length = 0usize;
+    while !sub.is_empty() {
+        // _next_term
+        let mut text = sub;
+        if text.starts_with(',') {
+            text = &text[1..];
+            if text.is_empty() {
+                return Err(invalid()); // empty value term
+            }
+            if text.starts_with(',') {
+                return Err(invalid());
+            }
+        }
+        let mut split = next_unquoted(text, b"=,}", 0);
+        let label_name: &str;
+        match split {
+            Some(p) if text.as_bytes()[p] == b'=' => {
+                label_name = &text[..p];
+                text = &text[p + 1..];
+                split = next_unquoted(text, b",}", 0);
+            }
+            _ => label_name = "__name__",
+        }
+        let split = split.unwrap_or(text.len());
+        let term = &text[..split];
+        if term.is_empty() {
+            return Err(invalid());
+        }
+        let value_term = py_strip(term);
+        sub = py_strip(&text[split..]);
+        if value_term.is_empty() {
+            return Err(invalid());
+        }
+        let (name, quoted) = unquote_unescape(label_name).map_err(|_| invalid())?;
+        if !quoted && !is_legacy_metric_name(&name) {
+            return Err(invalid());
+        }
+        if !value_term.starts_with('"') {
+            return Err(invalid());
+        }
+        let vb = value_term.as_bytes();
+        let mut i = 1;
+        while i < vb.len() {
+            i = match value_term[i..].find('"') {
+                Some(p) => i + p,
+                None => return Err(invalid()),
+            };
+            if !is_escaped(vb, i) {
+                break;
+            }
+            i += 1;
+        }
+        if i + 1 != vb.len() {
+            return Err(invalid());
+        }
+        let (value, _) = unquote_unescape(value_term).map_err(|_| invalid())?;
+        if name != "__name__" && name.starts_with("__") {
+            return Err(invalid());
+        }
+        if !seen.insert(name.to_string()) {
+            return Err(invalid());
+        }
+        length += name.chars().count() + value.chars().count();
+    }
+    Ok(length)
+}
+
+/// `_parse_timestamp`: `None` for no text; an exact timestamp for `int` or `a.b` text; a float
+/// otherwise.
+fn parse_timestamp(ts: &str) -> ScrapeResult<Option<Timestamp>> {
+    if ts.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || ScrapeError::value(format!("Invalid timestamp: {}", py_repr(ts)));
+    if py_strip(ts).len() != ts.len() || ts.contains('_') {
+        return Err(invalid());
+    }
+    if let Some(sec) = py_int(ts) {
+        return Ok(Some(Timestamp::Exact(sec, 0)));
+    }
+    // `int(parts[0])` fails first when there is no `.` (the text is not an int): the float path
+    if let Some((a, b)) = ts.split_once('.') {
+        let frac: String = b.chars().take(9).collect();
+        let padded = format!("{frac:0<9}");
+        if let (Some(sec), Some(nsec)) = (py_int(a), py_int(&padded)) {
+            if (0..1_000_000_000).contains(&nsec) {
+                let nsec = if sec < 0 { -nsec } else { nsec };
+                return Ok(Some(Timestamp::Exact(sec, nsec as i64)));
+            }
+        }
+    }
+    let f = py_float(ts).ok_or_else(|| ScrapeError::value(float_error(ts)))?;
+    if f.is_nan() || f.is_infinite() {
+        return Err(invalid());
+    }
+    Ok(Some(Timestamp::Float(f)))
+}
+
+/// Python `int(s)` for timestamps (bounded to i128 here).
+fn py_int(s: &str) -> Option<i128> {
+    let t = py_strip(s);
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+        return None;
+    }
+    if digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return None;
+    }
+    let cleaned: String = t.chars().filter(|c| *c != '_').collect();
+    cleaned.parse::<i128>().ok()
+}
+
+fn parse_value(token: &str) -> ScrapeResult<Num> {
+    parse_sample_value(token).map_err(ScrapeError::value)
+}
+
+/// `_parse_remaining_text`: value, then optional timestamp and exemplar.
+fn parse_remaining_text(text: &str) -> ScrapeResult<(Num, Option<Timestamp>, bool)> {
+    let (first, rest) = match text.split_once(' ') {
+        Some((a, b)) => (a, Some(b)),
+        None => (text, None),
+    };
+    let value = parse_value(first)?;
+    let Some(text) = rest else {
+        return Ok((value, None, false));
+    };
+    #[derive(PartialEq, Clone, Copy)]
+    enum St {
+        Timestamp,
+        ExemplarHash,
+        ExemplarSpace,
+        ExemplarStartOfLabels,
+        ExemplarParsedLabels,
+        ExemplarValueSpace,
+        ExemplarValue,
+        ExemplarTimestamp,
+    }
+    let invalid = || ScrapeError::value(format!("Invalid line: {text}"));
+    let mut state = St::Timestamp;
+    let mut timestamp = String::new();
+    let mut ex_value = String::new();
+    let mut ex_timestamp = String::new();
+    let mut ex_label_length: Option<usize> = None;
+    let mut in_quotes = false;
+    for c in text.chars() {
+        if c == '"' {
+            in_quotes = !in_quotes;
+        }
+        if in_quotes {
+            continue;
+        }
+        match state {
+            St::Timestamp => {
+                if c == '#' && timestamp.is_empty() {
+                    state = St::ExemplarSpace;
+                } else if c == ' ' {
+                    state = St::ExemplarHash;
+                } else {
+                    timestamp.push(c);
+                }
+            }
+            St::ExemplarHash => {
+                if c == '#' {
+                    state = St::ExemplarSpace;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::ExemplarSpace => {
+                if c == ' ' {
+                    state = St::ExemplarStartOfLabels;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::ExemplarStartOfLabels => {
+                if c == '{' {
+                    let start = next_unquoted(text, b"{", 0);
+                    let end = last_unquoted(text, b"}");
+                    let slice = match (start, end) {
+                        (Some(s), Some(e)) if s < e => &text[s + 1..e],
+                        (Some(s), None) => {
+                            // Python's `text[s + 1:-1]`: all but the last character
+                            let end = text.char_indices().next_back().map_or(0, |(i, _)| i);
+                            if end > s + 1 {
+                                &text[s + 1..end]
+                            } else {
+                                ""
+                            }
+                        }
+                        _ => "",
+                    };
+                    ex_label_length = Some(parse_exemplar_labels(slice)?);
+                    state = St::ExemplarParsedLabels;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::ExemplarParsedLabels => {
+                if c == '}' {
+                    state = St::ExemplarValueSpace;
+                }
+            }
+            St::ExemplarValueSpace => {
+                if c == ' ' {
+                    state = St::ExemplarValue;
+                } else {
+                    return Err(invalid());
+                }
+            }
+            St::ExemplarValue => {
+                if c == ' ' && ex_value.is_empty() {
+                    return Err(invalid());
+                } else if c == ' ' {
+                    state = St::ExemplarTimestamp;
+                } else {
+                    ex_value.push(c);
+                }
+            }
+            St::ExemplarTimestamp => ex_timestamp.push(c),
+        }
+    }
+    if state == St::Timestamp && timestamp.is_empty() {
+        return Err(invalid());
+    }
+    if state == St::ExemplarTimestamp && ex_timestamp.is_empty() {
+        return Err(invalid());
+    }
+    if matches!(
+        state,
+        St::ExemplarHash | St::ExemplarSpace | St::ExemplarStartOfLabels | St::ExemplarParsedLabels
+    ) {
+        return Err(invalid());
+    }
+    let ts = parse_timestamp(&timestamp)?;
+    let mut has_exemplar = false;
+    if let Some(length) = ex_label_length {
+        if length > 128 {
+            return Err(ScrapeError::value(format!(
+                "Exemplar labels are too long: {text}"
+            )));
+        }
+        parse_value(&ex_value)?;
+        parse_timestamp(&ex_timestamp)?;
+        has_exemplar = true;
+    }
+    Ok((value, ts, has_exemplar))
+}
+
+/// The patched `_parse_sample` of the OpenMetrics parser.
+pub(super) fn parse_sample(text: &str) -> ScrapeResult<Sample<'_>> {
+    const SEPARATOR: &str = " # ";
+    let label_start = text.find('{');
+    let no_labels = match label_start {
+        None => true,
+        Some(ls) => text[..ls].contains(SEPARATOR),
+    };
+    if no_labels {
+        let name_end = text
+            .find(' ')
+            .ok_or_else(|| ScrapeError::value("substring not found"))?;
+        let (value, timestamp, has_exemplar) = parse_remaining_text(&text[name_end + 1..])?;
+        return Ok(Sample {
+            name: Cow::Borrowed(&text[..name_end]),
+            labels: Labels::new(),
+            label_text: "",
+            pending: false,
+            value,
+            timestamp: timestamp.map(Box::new),
+            has_exemplar,
+        });
+    }
+    let label_start = label_start.unwrap_or(0);
+    let name = &text[..label_start];
+    let (labels, label_text, remaining_start) = if !text.contains(SEPARATOR) {
+        let label_end = text
+            .rfind('}')
+            .ok_or_else(|| ScrapeError::value("substring not found"))?;
+        let label_text = if label_end > label_start {
+            &text[label_start + 1..label_end]
+        } else {
+            ""
+        };
+        (parse_labels_fast(label_text)?, label_text, label_end + 2)
+    } else {
+        let (labels, consumed) = parse_labels_state_machine(&text[label_start + 1..])?;
+        // the block through its closing brace (the series key only needs to determine the labels)
+        let block = text
+            .get(label_start + 1..label_start + 1 + consumed)
+            .unwrap_or("");
+        (labels, block, label_start + consumed + 2)
+    };
+    let remaining = text.get(remaining_start..).unwrap_or("");
+    let (value, timestamp, has_exemplar) = parse_remaining_text(remaining)?;
+    Ok(Sample {
+        name: Cow::Borrowed(name),
+        labels,
+        label_text,
+        pending: false,
+        value,
+        timestamp: timestamp.map(Box::new),
+        has_exemplar,
+    })
+}
+
+/// Whether a histogram-family line is a native-histogram sample (`name{...} {count:...}`).
+pub(super) fn is_native_histogram_line(text: &str) -> ScrapeResult<bool> {
+    let Some(i) = next_unquoted(text, b" {", 0) else {
+        return Ok(false);
+    };
+    let mut i = i;
+    if text.as_bytes()[i] == b'{' {
+        i = next_unquoted(text, b"}", i).ok_or_else(|| ScrapeError::value(""))?;
+    }
+    let Some(start) = next_unquoted(text, b"{", i + 1) else {
+        return Ok(false);
+    };
+    if let Some(hash) = next_unquoted(text, b"#", i + 1) {
+        if hash < start {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
