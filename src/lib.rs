@@ -16,5 +16,6 @@ pub mod share;
 pub mod tags;
 pub mod text;
 pub mod transform;
+pub mod unicode;
 
 mod bindings;

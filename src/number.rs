@@ -111,26 +111,6 @@ fn parse_checked_float(s: &str) -> f64 {
     }
 }
 
-/// The zero of every run of Unicode decimal digits (category Nd, Unicode 14 as in Python 3.11):
-/// Python's `int()` and `float()` read each of them as its ASCII digit.
-const DECIMAL_ZEROS: [u32; 66] = [
-    0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66,
-    0xDE6, 0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
-    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
-    0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650,
-    0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50,
-    0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
-];
-
-/// The ASCII digit of a Unicode decimal digit.
-fn decimal_digit(c: char) -> Option<char> {
-    let code = u32::from(c);
-    let at = DECIMAL_ZEROS.partition_point(|&zero| zero <= code);
-    let zero = *DECIMAL_ZEROS.get(at.checked_sub(1)?)?;
-    let digit = code - zero;
-    (digit < 10).then(|| char::from(b'0' + digit as u8))
-}
-
 /// The text `int()` and `float()` parse: surrounding whitespace removed (Unicode White_Space,
 /// which unlike `str.strip()` keeps `\x1c`..`\x1f`), Unicode decimal digits as ASCII ones.
 /// `None` when a non-ASCII character other than a digit remains (the literal is invalid).
@@ -144,7 +124,7 @@ fn number_text(s: &str) -> Option<Cow<'_, str>> {
             if c.is_ascii() {
                 Some(c)
             } else {
-                decimal_digit(c)
+                crate::unicode::decimal_digit(c)
             }
         })
         .collect::<Option<String>>()

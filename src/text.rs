@@ -197,28 +197,6 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
-/// Whether CPython's `str.isprintable()` holds for `c` (used by `repr`). Outside ASCII this is an
-/// approximation that covers the non-printable code points a scrape can realistically hold.
-fn is_py_printable(c: char) -> bool {
-    let u = c as u32;
-    if u < 0x20 || u == 0x7f {
-        return false;
-    }
-    if u < 0x7f {
-        return true;
-    }
-    if (0x80..=0xa0).contains(&u) || u == 0xad {
-        return false;
-    }
-    if c.is_whitespace() {
-        return false; // Zs, Zl, Zp other than the ASCII space
-    }
-    !matches!(u,
-        0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f | 0x202a..=0x202e
-        | 0x2060..=0x206f | 0xd800..=0xf8ff | 0xfeff | 0xfff9..=0xfffb | 0xe0000..=0xe0fff
-        | 0xf0000..=0x10ffff)
-}
-
 /// `repr(str)`, as Python writes it in error messages.
 pub fn py_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
@@ -238,7 +216,7 @@ pub fn py_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if is_py_printable(c) => out.push(c),
+            c if crate::unicode::is_printable(c) => out.push(c),
             c => {
                 let u = c as u32;
                 let _ = if u <= 0xff {

@@ -386,13 +386,15 @@ def test_gzip_body_within_the_limit_as_the_stock_check(aggregator, datadog_agent
     assert_same_submissions(stock, ours)
 
 
-# Numbers read as Python reads them: Unicode decimal digits, no stripping of \x1c-\x1f, and the
-# even one of two equally close shortest bound strings.
+# Numbers read and written as Python does: Unicode decimal digits, no stripping of \x1c-\x1f, the
+# even one of two equally close shortest bound strings, and repr() in error messages.
 NUMBER_BODIES = {
     'unicode_digits_value': WAITING + 'num_requests_waiting ١٢\n'.encode(),
     'unicode_digits_le': HIST + 'e2e_request_latency_seconds_bucket{le="１"} 1\n'.encode(),
     'unit_separator_le': HIST + b'e2e_request_latency_seconds_bucket{le="\x1f1"} 1\n',
     'repr_tie_le': HIST + b'e2e_request_latency_seconds_bucket{le="1203524251652176.2"} 1\n',
+    # the error message escapes an unprintable character as repr() does: '5\u0378'
+    'unprintable_in_error': WAITING + 'num_requests_waiting 5\u0378\n'.encode(),
 }
 
 
@@ -400,25 +402,6 @@ NUMBER_BODIES = {
 def test_numbers_as_the_stock_check(aggregator, datadog_agent, payload_server, case):
     (stock_error, stock), (our_error, ours) = run_both(
         payload_server, GAUGE + NUMBER_BODIES[case], PROM_CONTENT_TYPE, aggregator, datadog_agent
-    )
-    assert our_error == stock_error
-    assert_same_submissions(stock, ours)
-
-
-# Bodies on which the core and the stock check disagree today (one value or message each).
-CORE_DIFFERENCES = {
-    'unprintable_in_error': (WAITING + 'num_requests_waiting 5\u0378\n'.encode(), "the message escapes it: '5\\u0378'"),
-}
-
-
-@pytest.mark.parametrize(
-    'body',
-    [pytest.param(body, marks=pytest.mark.xfail(strict=True, reason=why)) for body, why in CORE_DIFFERENCES.values()],
-    ids=list(CORE_DIFFERENCES),
-)
-def test_core_differences(aggregator, datadog_agent, payload_server, body):
-    (stock_error, stock), (our_error, ours) = run_both(
-        payload_server, GAUGE + body, PROM_CONTENT_TYPE, aggregator, datadog_agent
     )
     assert our_error == stock_error
     assert_same_submissions(stock, ours)
