@@ -85,6 +85,13 @@ pub(crate) fn unquote_unescape(text: &str) -> ScrapeResult<(Cow<'_, str>, bool)>
     }
     let mut t = py_strip(text);
     let mut quoted = false;
+    if t.is_empty() {
+        // `text.strip()[0]` of a text that was only whitespace
+        return Err(ScrapeError::new(
+            ErrorKind::Index,
+            "string index out of range",
+        ));
+    }
     if t.starts_with('"') {
         if t.len() == 1 || !t.ends_with('"') {
             return Err(ScrapeError::value("missing close quote"));

@@ -998,12 +998,14 @@ def test_label_patterns_are_python_patterns(aggregator, datadog_agent, case):
     assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
 
 
-# OpenMetrics timestamps as the stock parser reads them: exponent notation without a `.` is a
-# float, and invalid ones fail with its messages.
+# OpenMetrics lines as the stock parser reads them: exponent notation without a `.` is a float
+# timestamp, invalid timestamps fail with its messages, and so does a blank sample name.
 TIMESTAMP_CASES = {
     'openmetrics_timestamp_exponent': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1 1e3\n# EOF\n', {}),
     'openmetrics_timestamp_not_a_number': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1 z\n# EOF\n', {}),
     'openmetrics_timestamp_nan': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1 NaN\n# EOF\n', {}),
+    # a sample whose name is only whitespace (a line starting with a tab): `string index out of range`
+    'openmetrics_line_starting_with_a_tab': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1\n\t 3\n# EOF\n', {}),
     'openmetrics_exemplar_timestamp_inf': (
         OM_CONTENT_TYPE,
         b'# TYPE a counter\na_total 1 # {a="b"} 0.5 Inf\n# EOF\n',
@@ -1035,9 +1037,6 @@ CORE_MISMATCHES = {
         b'# TYPE g gauge\ng 1\nu 5\n# TYPE h gauge\nh 1\n',
         {'extra_metrics': [{'.*': {'type': 'native_dynamic'}}], 'share_labels': {'missing': True}, 'telemetry': True},
     ),
-    # a line starting with a tab: the stock check fails (`string index out of range`), this one
-    # ignores it
-    'openmetrics_line_starting_with_a_tab': (OM_CONTENT_TYPE, b'# TYPE g gauge\ng 1\n\t 3\n# EOF\n', {}),
 }
 
 
