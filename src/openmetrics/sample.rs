@@ -200,7 +200,7 @@ fn parse_exemplar_labels(labels_string: &str) -> ScrapeResult<usize> {
         let mut split = next_unquoted(text, b"=,}", 0);
         let label_name: &str;
         match split {
-            Some(p) if text.as_bytes()[p] == b'=' => {
+            Some(p) if text.as_bytes().get(p) == Some(&b'=') => {
                 label_name = &text[..p];
                 text = &text[p + 1..];
                 split = next_unquoted(text, b",}", 0);
@@ -495,7 +495,7 @@ pub(super) fn is_native_histogram_line(text: &str) -> ScrapeResult<bool> {
         return Ok(false);
     };
     let mut i = i;
-    if text.as_bytes()[i] == b'{' {
+    if text.as_bytes().get(i) == Some(&b'{') {
         i = next_unquoted(text, b"}", i).ok_or_else(|| ScrapeError::value(""))?;
     }
     let Some(start) = next_unquoted(text, b"{", i + 1) else {
