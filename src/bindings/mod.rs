@@ -147,9 +147,10 @@ impl Scraper {
         self.last_processed
     }
 
-    /// Parses and transforms one response body. Returns `(records, error)`, where `error` is
-    /// `None`, `(exception class name, message)`, or an exception the resolver or the aggregator
-    /// raised; records made before an error are kept.
+    /// Parses and transforms one response body (`bytes`, or a list of `bytes` chunks, which is
+    /// emptied once copied). Returns `(records, error)`, where `error` is `None`, `(exception
+    /// class name, message)`, or an exception the resolver or the aggregator raised; records made
+    /// before an error are kept. The GIL is released while the core works.
     ///
     /// With `direct = (submit_metric, check, check_id, namespaced, flush_first_value)`, gauge,
     /// rate and monotonic_count records are submitted here, straight to the aggregator, and only
