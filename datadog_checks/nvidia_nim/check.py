@@ -26,7 +26,7 @@ from .config_models import ConfigMixin
 ACCEPT_PROMETHEUS = 'text/plain'
 ACCEPT_OPENMETRICS = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1'
 # Read the body in chunks of this size; refuse bodies past MAX_BODY_BYTES (after decompression).
-READ_CHUNK_BYTES = 1 << 16
+READ_CHUNK_BYTES = 1 << 18
 MAX_BODY_BYTES = 256 * 1024 * 1024
 
 # How long a NIM version read from /v1/version is trusted while scrapes keep succeeding.
