@@ -103,12 +103,3 @@ pub trait Spill {
         transformer: &FamilyTransformer,
     ) -> ScrapeResult<()>;
 }
-
-/// A `Spill` that leaves every record where it is.
-pub struct Keep;
-
-impl Spill for Keep {
-    fn spill(&mut self, _: &mut Vec<Record>, _: &FamilyTransformer) -> ScrapeResult<()> {
-        Ok(())
-    }
-}

@@ -135,9 +135,7 @@ pub struct SeriesCache {
     emissions: Vec<Emission>,
     /// Bumped whenever the cache starts over, so holders of slot-indexed data drop theirs.
     pub generation: u64,
-    /// Series looked up during the current scrape, and series of the cache it used (found or
-    /// added).
-    seen: usize,
+    /// Series of the cache the current scrape used (found or added).
     hits: usize,
     /// The byte limit was reached during this scrape: nothing more is cached until it ends.
     full: bool,
@@ -157,7 +155,6 @@ impl Default for SeriesCache {
             bytes: 0,
             emissions: Vec::new(),
             generation: 0,
-            seen: 0,
             hits: 0,
             full: false,
             reset_pending: false,
@@ -193,7 +190,6 @@ impl SeriesCache {
 
     #[inline]
     pub fn get(&mut self, scope: u32, sample_name: &str, label_text: &str) -> Option<SeriesEntry> {
-        self.seen += 1;
         if let Some(cached) = self.series.get(self.cursor) {
             let key = self.arena.get(cached.start..cached.start + cached.len);
             if key.is_some_and(|key| key_matches(key, scope, sample_name, label_text)) {
@@ -270,7 +266,6 @@ impl SeriesCache {
     pub fn end_scrape(&mut self) {
         let stale = self.map.len() > 1024 && self.hits * 2 < self.map.len();
         self.reset_pending |= stale || self.scopes.len() > 100_000;
-        self.seen = 0;
         self.hits = 0;
         self.cursor = 0;
     }
@@ -288,7 +283,6 @@ impl SeriesCache {
             self.reset_pending = false;
             self.generation += 1;
         }
-        self.seen = 0;
         self.hits = 0;
         self.cursor = 0;
     }

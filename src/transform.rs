@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::config::{ScraperConfig, TransformKind, Transformer};
 use crate::model::{ErrorKind, Family, MetricType, Sample, ScrapeError, ScrapeResult};
 pub use crate::record::{
-    BucketRecord, Keep, MetadataRecord, Method, MetricRecord, Record, ServiceCheckRecord, Spill,
-    TagList, SPILL_BATCH,
+    BucketRecord, MetadataRecord, Method, MetricRecord, Record, ServiceCheckRecord, Spill, TagList,
+    SPILL_BATCH,
 };
 use crate::series::{Emission, SeriesCache, ValueOp};
 use crate::share::LabelSharing;
