@@ -75,6 +75,21 @@ def nim_metrics(dialect: str = 'nim1', models: int = 1, seed: int = 0) -> NimMet
     return classes[dialect](models, seed)
 
 
+def metric_factories(registry: CollectorRegistry, labels: list[str]):
+    """Gauge, counter and histogram constructors for one registry and one set of label names."""
+
+    def gauge(name, doc):
+        return Gauge(name, doc, labels, registry=registry)
+
+    def counter(name, doc):
+        return Counter(name, doc, labels, registry=registry)
+
+    def histogram(name, doc, buckets):
+        return Histogram(name, doc, labels, buckets=buckets, registry=registry)
+
+    return gauge, counter, histogram
+
+
 class NimMetrics:
     """The NIM 1.x metric families in their own registry, and a traffic simulation that moves them."""
 
@@ -213,14 +228,7 @@ class VllmMetrics(_EngineMetrics):
     def define(self, r: CollectorRegistry) -> None:
         label = ['model_name', 'engine']
 
-        def gauge(name, doc):
-            return Gauge(name, doc, label, registry=r)
-
-        def counter(name, doc):
-            return Counter(name, doc, label, registry=r)
-
-        def histogram(name, doc, buckets):
-            return Histogram(name, doc, label, buckets=buckets, registry=r)
+        gauge, counter, histogram = metric_factories(r, label)
 
         self.running = gauge('vllm:num_requests_running', 'Number of requests in model execution batches.')
         self.waiting = gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.')
@@ -323,14 +331,7 @@ class SglangMetrics(_EngineMetrics):
     def define(self, r: CollectorRegistry) -> None:
         label = ['model_name', 'engine_type', 'tp_rank', 'pp_rank']
 
-        def gauge(name, doc):
-            return Gauge(name, doc, label, registry=r)
-
-        def counter(name, doc):
-            return Counter(name, doc, label, registry=r)
-
-        def histogram(name, doc, buckets):
-            return Histogram(name, doc, label, buckets=buckets, registry=r)
+        gauge, counter, histogram = metric_factories(r, label)
 
         self.running = gauge('sglang:num_running_reqs', 'The number of running requests.')
         self.queued = gauge('sglang:num_queue_reqs', 'The number of requests in the waiting queue.')
