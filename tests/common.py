@@ -159,19 +159,23 @@ def snapshot(aggregator, datadog_agent) -> dict:
         'metadata': dict(datadog_agent._metadata),
         'reported_issues': dict(datadog_agent._sent_reported_issues),
         'resolved_issues': list(datadog_agent._sent_resolved_issues),
+        # the wall-clock window in which these were submitted (conftest.stamp_aggregator_resets)
+        'clock': (aggregator.reset_at, time.time()),
     }
 
 
 def assert_same_submissions(stock: dict, ours: dict, clock_metrics=CLOCK_METRICS) -> None:
-    """Identical records (clock-derived values within a few seconds), and identical HTTP requests
-    when the snapshots hold them."""
+    """Identical records, and identical HTTP requests when the snapshots hold them. A clock-derived
+    value (`time_elapsed`: the submission time minus a timestamp of the payload) is compared
+    through the clock of each run: both must come from one payload timestamp with each submission
+    inside its own snapshot's window."""
     for name in clock_metrics:
         s = stock['metrics'].get(name, [])
         o = ours['metrics'].get(name, [])
         assert len(s) == len(o), name
         for a, b in zip(s, o, strict=False):
-            assert math.isclose(a.value, b.value, abs_tol=5.0), (a, b)
             assert a._replace(value=0) == b._replace(value=0)
+            assert_same_clock_origin(a.value, stock['clock'], b.value, ours['clock'])
     strip = {k: v for k, v in stock['metrics'].items() if k not in clock_metrics}
     ostrip = {k: v for k, v in ours['metrics'].items() if k not in clock_metrics}
     assert sorted(strip) == sorted(ostrip)  # per-name order is compared below; across names it is not observable
@@ -184,6 +188,18 @@ def assert_same_submissions(stock: dict, ours: dict, clock_metrics=CLOCK_METRICS
     assert stock['resolved_issues'] == ours['resolved_issues']
     assert stock['warnings'] == ours['warnings']
     assert stock.get('requests') == ours.get('requests')
+
+
+def assert_same_clock_origin(stock_value: float, stock_clock, our_value: float, our_clock) -> None:
+    """`value = submission time - origin`, the submission time inside the clock window
+    (start, end) of its run: the origins both values allow must overlap. The windows are widened
+    by a few units in the last place of a timestamp, the precision of the subtraction."""
+    ulps = 4 * math.ulp(max(stock_clock[1], our_clock[1]))
+    stock_origins = (stock_clock[0] - stock_value - ulps, stock_clock[1] - stock_value + ulps)
+    our_origins = (our_clock[0] - our_value - ulps, our_clock[1] - our_value + ulps)
+    assert max(stock_origins[0], our_origins[0]) <= min(stock_origins[1], our_origins[1]), (
+        f'no common origin: stock {stock_value} in {stock_clock}, ours {our_value} in {our_clock}'
+    )
 
 
 def map_metadata(metadata: dict, metric_map: dict) -> dict:

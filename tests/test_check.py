@@ -6,8 +6,8 @@ from common import OM_CONTENT_TYPE, PROM_CONTENT_TYPE, fixture_bytes, map_metada
 from datadog_checks.base import AgentCheck
 from datadog_checks.dev.utils import get_metadata_metrics
 from datadog_checks.nvidia_nim import NvidiaNIMCheck
-from datadog_checks.nvidia_nim.check import version_url
 from datadog_checks.nvidia_nim.metrics import METRIC_MAP
+from datadog_checks.nvidia_nim.version import version_url
 
 METADATA = get_metadata_metrics()
 

@@ -16,6 +16,7 @@ from common import (
 from datadog_checks.base import AgentCheck
 from datadog_checks.nvidia_nim import NvidiaNIMCheck
 from datadog_checks.nvidia_nim.emulator import NimEmulator
+from datadog_checks.nvidia_nim.fallback import NvidiaNIMCheck as FallbackCheck
 
 COUNTER_WITH_CREATED = b'# TYPE prompt_tokens counter\nprompt_tokens_total 5\nprompt_tokens_created 1.7e9\n# EOF\n'
 
@@ -32,29 +33,31 @@ def test_openmetrics_counter_created_is_not_a_second_count(aggregator):
     assert ours == [5.0]
 
 
-def test_version_for_v1_metrics_endpoint(aggregator, datadog_agent):
+@pytest.mark.parametrize('ours', [NvidiaNIMCheck, FallbackCheck], ids=['native', 'fallback'])
+def test_version_for_v1_metrics_endpoint(aggregator, datadog_agent, ours):
     # The documented NIM endpoint is /v1/metrics; the stock check asks /v1/v1/version (404) and
-    # fails every run after submitting the metrics. Ours asks /v1/version.
+    # fails every run after submitting the metrics. Ours (with or without the core) asks /v1/version.
     with NimEmulator() as emu:
         instance = {'openmetrics_endpoint': emu.base_url + '/v1/metrics'}
         stock_error = run_error(StockNvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
         stock_metrics = len(aggregator.metric_names)
         datadog_agent.assert_metadata_count(0)
         aggregator.reset()
-        assert NvidiaNIMCheck('nvidia_nim', {}, [instance]).run() == ''
+        assert ours('nvidia_nim', {}, [instance]).run() == ''
         ours_metrics = len(aggregator.metric_names)
     assert '404 Client Error' in stock_error and '/v1/v1/version' in stock_error
     assert stock_metrics == ours_metrics == 34
     datadog_agent.assert_metadata('', {'version.raw': '1.0.0'})
 
 
-def test_version_endpoint_failure_does_not_fail_the_run(aggregator, datadog_agent):
+@pytest.mark.parametrize('ours', [NvidiaNIMCheck, FallbackCheck], ids=['native', 'fallback'])
+def test_version_endpoint_failure_does_not_fail_the_run(aggregator, datadog_agent, ours):
     with PayloadServer(fixture_bytes('nim_metrics.txt')) as server:
         server.version_body = b'<html>not json</html>'
         instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
         stock_error = run_error(StockNvidiaNIMCheck('nvidia_nim', {}, [instance]).run())
         aggregator.reset()
-        our_result = NvidiaNIMCheck('nvidia_nim', {}, [instance]).run()
+        our_result = ours('nvidia_nim', {}, [instance]).run()
         ours_metrics = len(aggregator.metric_names)
     assert 'Expecting value' in stock_error
     assert our_result == ''

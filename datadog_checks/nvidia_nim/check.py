@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import time
-from urllib.parse import urlsplit, urlunsplit
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import RequestException
@@ -22,15 +20,13 @@ except ImportError:  # pragma: no cover - depends on the Agent's base version
 from . import _core
 from .config import ScraperSettings
 from .config_models import ConfigMixin
+from .version import NimVersionMetadata
 
 ACCEPT_PROMETHEUS = 'text/plain'
 ACCEPT_OPENMETRICS = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1'
 # Read the body in chunks of this size; refuse bodies past MAX_BODY_BYTES (after decompression).
 READ_CHUNK_BYTES = 1 << 18
 MAX_BODY_BYTES = 256 * 1024 * 1024
-
-# How long a NIM version read from /v1/version is trusted while scrapes keep succeeding.
-VERSION_REFRESH_SECONDS = 600
 
 # Where the core ends lines (not at the other characters str.splitlines() breaks at).
 LINE_BREAK = re.compile('\r\n|\r|\n')
@@ -52,20 +48,6 @@ class ResponseTooLargeError(ValueError):
     """The metrics body is larger than this check accepts."""
 
 
-def version_url(endpoint: str) -> str:
-    """`/v1/version` next to the metrics path: `.../metrics` and `.../v1/metrics` both map to
-    `.../v1/version` (any path prefix before them is kept; query and fragment are dropped)."""
-    parts = urlsplit(endpoint)
-    path = parts.path.rstrip('/')
-    for suffix in ('/v1/metrics', '/metrics'):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
-            break
-    else:
-        path = ''
-    return urlunsplit((parts.scheme, parts.netloc, f'{path}/v1/version', '', ''))
-
-
 def declares_charset(content_type: str) -> bool:
     """Whether a Content-Type header names a (non-empty) charset, as requests reads its parameters."""
     for param in content_type.split(';')[1:]:
@@ -75,7 +57,7 @@ def declares_charset(content_type: str) -> bool:
     return False
 
 
-class NvidiaNIMCheck(AgentCheck, ConfigMixin):
+class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
     """Collects NVIDIA NIM metrics from its OpenMetrics endpoint."""
 
     __NAMESPACE__ = 'nvidia_nim'
@@ -88,9 +70,6 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin):
         self._core: _core.Scraper | None = None
         # None until the first successful scrape, then True; False after a failure that follows one.
         self._flush_first_value: bool | None = None
-        # monotonic time of the last NIM version lookup (None: look it up after the next scrape)
-        self._version_checked_at: float | None = None
-        self._nim_release: tuple[str, str, str] | None = None
         self.check_initializations.append(self._configure)
 
     def _configure(self) -> None:
@@ -104,7 +83,7 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin):
             self._scrape(settings)
         except BaseException as e:
             # a NIM that restarts (and may come back upgraded) fails a scrape first
-            self._version_checked_at = None
+            self.version_lookup_due_now()
             if self._flush_first_value:
                 self._flush_first_value = False
             if isinstance(e, ConnectionError | RequestException):
@@ -112,7 +91,7 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin):
                 raise type(e)(f'There was an error scraping endpoint {settings.endpoint}: {e}') from None
             raise
         self._flush_first_value = True
-        self._submit_version_metadata(settings.endpoint)
+        self.submit_version_metadata(settings.endpoint)
 
     def _on_metric_limit_state(self, reached_limit: bool, observed_count: int, limit: int) -> None:
         """With `max_returned_metrics`, report (or resolve) the dropped-metrics issue as the stock
@@ -180,7 +159,7 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin):
             if not settings.ignore_connection_errors:
                 raise
             self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
-            self._version_checked_at = None
+            self.version_lookup_due_now()
             return
         with response:
             content_type = response.headers.get('Content-Type', '')
@@ -192,7 +171,7 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin):
                 self._health(AgentCheck.CRITICAL, message=str(e))
                 if isinstance(e, RequestsConnectionError) and settings.ignore_connection_errors:
                     self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
-                    self._version_checked_at = None
+                    self.version_lookup_due_now()
                     return
                 raise
             self._health(AgentCheck.OK)
@@ -295,51 +274,3 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin):
             elif kind == REC_METADATA:
                 spec = settings.resolver.specs[record[1]]
                 self.set_metadata(record[2], record[3], **spec.metadata_options)
-
-    # --- version metadata -------------------------------------------------------------------------
-
-    def _version_due(self) -> bool:
-        """Whether to look the NIM version up now: after the first good scrape, after any failed
-        one, and every VERSION_REFRESH_SECONDS (the stock check asks on every run). A lookup that
-        fails is tried again at the next run."""
-        checked = self._version_checked_at
-        return checked is None or time.monotonic() - checked >= VERSION_REFRESH_SECONDS
-
-    def _submit_version_metadata(self, endpoint: str) -> None:
-        """Version metadata from `/v1/version`, set after every good scrape as the stock check
-        sets it, from the release last read. A failure here is logged and does not fail the run:
-        the metrics of the run are already submitted and valid."""
-        if not self.is_metadata_collection_enabled():
-            return
-        if self._version_due():
-            self._nim_release = self._read_release(version_url(endpoint))
-            if self._nim_release is not None:
-                self._version_checked_at = time.monotonic()
-        if self._nim_release is None:
-            return
-        major, minor, patch = self._nim_release
-        self.set_metadata(
-            'version',
-            f'{major}.{minor}.{patch}',
-            scheme='semver',
-            part_map={'major': major, 'minor': minor, 'patch': patch},
-        )
-
-    def _read_release(self, url: str) -> tuple[str, str, str] | None:
-        """(major, minor, patch) of the NIM release, or None (logged) when it cannot be read."""
-        try:
-            response = self.http.get(url)
-            response.raise_for_status()
-            release = response.json().get('release', '')
-        except Exception as e:
-            self.log.debug('Could not read the NIM version from %s: %s', url, e)
-            return None
-        if not isinstance(release, str):
-            self.log.debug('Invalid NVIDIA NIM release: %r', release)
-            return None
-        parts = release.split('.')
-        if len(parts) < 3:
-            self.log.debug('Invalid NVIDIA NIM release format: %s', release)
-            return None
-        major, minor, patch = parts[:3]
-        return major, minor, patch

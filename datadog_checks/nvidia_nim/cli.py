@@ -16,7 +16,7 @@ import yaml
 
 from datadog_checks.base.stubs import aggregator, datadog_agent
 
-from .check import NvidiaNIMCheck
+from . import NvidiaNIMCheck
 from .emulator import DIALECTS, NimEmulator
 
 METRIC_TYPES = {0: 'gauge', 1: 'rate', 2: 'count', 3: 'monotonic_count', 4: 'counter', 5: 'histogram', 6: 'historate'}
