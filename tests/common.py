@@ -26,7 +26,6 @@ from datadog_checks.nvidia_nim.metrics import METRIC_MAP, RENAME_LABELS_MAP
 HERE = Path(__file__).parent
 FIXTURES = HERE / 'fixtures'
 PROJECT_ROOT = HERE.parent
-SHARED = PROJECT_ROOT.parent / 'shared'
 PROM_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 OM_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
 CONFIG_MODELS = 'datadog_checks.nvidia_nim.config_models'

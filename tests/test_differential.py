@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from common import (
     CLOCK_METRICS,
+    FIXTURES,
     OM_CONTENT_TYPE,
     PROM_CONTENT_TYPE,
-    SHARED,
     PayloadServer,
     StockNvidiaNIMCheck,
     assert_same_submissions,
@@ -1113,7 +1113,7 @@ def test_every_option_is_covered(tmp_path):
 # dropped (a deliberate difference, see without_counter_created); cases that are then empty (a
 # deliberate difference too) or that hold a blank line are left out, and so are the known core
 # mismatches above.
-CONFORMANCE_DIR = SHARED / 'conformance' / 'openmetrics'
+CONFORMANCE_DIR = FIXTURES / 'openmetrics-conformance'
 CONFORMANCE_MISMATCHES = {
     'bad_exemplar_timestamp_0',
     'bad_exemplar_timestamp_1',
@@ -1129,8 +1129,6 @@ CONFORMANCE_MISMATCHES = {
 
 
 def conformance_bodies() -> dict[str, bytes]:
-    if not CONFORMANCE_DIR.is_dir():
-        return {}
     bodies = {}
     for case in sorted(CONFORMANCE_DIR.iterdir()):
         body = without_counter_created((case / 'metrics').read_bytes())
@@ -1147,7 +1145,6 @@ def conformance_bodies() -> dict[str, bytes]:
 CONFORMANCE_BODIES = conformance_bodies()
 
 
-@pytest.mark.skipif(not CONFORMANCE_BODIES, reason='conformance cases not available')
 @pytest.mark.parametrize('case', sorted(CONFORMANCE_BODIES))
 def test_openmetrics_conformance_payloads(aggregator, datadog_agent, monkeypatch, case):
     monkeypatch.setenv('DDEV_SKIP_GENERIC_TAGS_CHECK', '1')

@@ -1,15 +1,15 @@
 """The OpenMetrics project's parser cases: in OpenMetrics mode the core accepts and rejects
-exactly what they say (read from ../shared when it is there)."""
+exactly what they say (tests/fixtures/openmetrics-conformance, with its license and provenance)."""
 
 import json
 
 import pytest
-from common import SHARED
+from common import FIXTURES
 
 from datadog_checks.nvidia_nim import _core
 
-CASES_DIR = SHARED / 'conformance' / 'openmetrics'
-CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / 'test.json').is_file()) if CASES_DIR.is_dir() else []
+CASES_DIR = FIXTURES / 'openmetrics-conformance'
+CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / 'test.json').is_file())
 
 
 def parses(body: bytes) -> bool:
@@ -18,7 +18,6 @@ def parses(body: bytes) -> bool:
     return error is None
 
 
-@pytest.mark.skipif(not CASES, reason='conformance cases not available')
 @pytest.mark.parametrize('case', CASES)
 def test_conformance_case(case):
     spec = json.loads((CASES_DIR / case / 'test.json').read_text())
@@ -26,6 +25,5 @@ def test_conformance_case(case):
     assert parses(body) == spec['shouldParse']
 
 
-@pytest.mark.skipif(not CASES, reason='conformance cases not available')
 def test_all_211_cases_are_present():
     assert len(CASES) == 211

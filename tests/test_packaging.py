@@ -15,6 +15,7 @@ from datadog_checks.nvidia_nim.emulator import NimEmulator
 from datadog_checks.nvidia_nim.metrics import METRIC_MAP
 
 REQUIREMENTS = PROJECT_ROOT / 'requirements-test.txt'
+WHEELHOUSE = PROJECT_ROOT / '.venv' / 'wheelhouse'
 
 
 @pytest.fixture(scope='module')
@@ -53,7 +54,9 @@ def test_installed_wheel_runs_in_a_fresh_venv(wheel, tmp_path):
     lines = REQUIREMENTS.read_text().split('# test harness')[0]
     base_requirements.write_text(lines)
     pip = [str(python), '-m', 'pip', 'install', '-q', '--disable-pip-version-check']
-    subprocess.run(pip + ['-r', str(base_requirements)], check=True)
+    # offline: scripts/setup downloaded the runtime requirements into the wheelhouse
+    offline = ['--no-index', '--find-links', str(WHEELHOUSE)]
+    subprocess.run(pip + offline + ['-r', str(base_requirements)], check=True)
     subprocess.run(pip + ['--no-deps', str(wheel)], check=True)
     script = textwrap.dedent(
         """
