@@ -1130,7 +1130,7 @@ CONFORMANCE_MISMATCHES = {
 
 def conformance_bodies() -> dict[str, bytes]:
     bodies = {}
-    for case in sorted(CONFORMANCE_DIR.iterdir()):
+    for case in sorted(p for p in CONFORMANCE_DIR.iterdir() if (p / 'test.json').is_file()):
         body = without_counter_created((case / 'metrics').read_bytes())
         if (
             body.strip()
