@@ -110,7 +110,7 @@ def test_cli_dialect(dialect):
     )
     assert proc.returncode == 0, proc.stderr
     (result,) = json.loads(proc.stdout)
-    names = {m['metric'] for m in result['metrics']}
+    names = {m['metric'] for m in result['aggregator']['metrics']}
     assert {'nvidia_nim.num_requests.running', 'nvidia_nim.time_to_first_token.seconds.count'} <= names
     assert result['metadata']['version.raw'] == '2.0.0'
 
@@ -124,6 +124,6 @@ def test_cli_latency_percentiles():
     )
     assert proc.returncode == 0, proc.stderr
     (result,) = json.loads(proc.stdout)
-    names = {m['metric'] for m in result['metrics']}
+    names = {m['metric'] for m in result['aggregator']['metrics']}
     # the second run has an interval: the emulator serves requests between the two scrapes
     assert {'nvidia_nim.time_to_first_token.seconds.p50', 'nvidia_nim.e2e_request_latency.seconds.p99'} <= names

@@ -116,9 +116,9 @@ def test_cli_output_never_shows_secrets(tmp_path, status):
     results = json.loads(as_json.stdout)
     assert len(results) == 4
     if status == 200:
-        assert all(r['error'] is None and len(r['metrics']) > 100 for r in results)
+        assert all(r['runner']['LastError'] == '' and r['runner']['MetricSamples'] > 100 for r in results)
     else:
-        assert all('403 Client Error' in r['error'] for r in results)
+        assert all('403 Client Error' in r['runner']['LastError'] for r in results)
 
 
 # --- TLS -----------------------------------------------------------------------------------------

@@ -53,14 +53,17 @@ what it prints, as `datadog-agent check {CHECK}` does:
                           run, so a single run sends none (unless the check flushes the first value):
                           use -r to see them; a rate as a per-second `gauge` between two runs.
                           Host "-" stands for the Agent's own hostname.
+  === Histogram Buckets ===
+                          only with histogram_buckets_as_distributions (or the like): the bucket
+                          counts the Agent turns into distributions (their increase, as for counters)
   === Service Checks ===  check, host_name, timestamp, status, message, tags
   Running Checks          instance ID, Total Runs, Metric Samples and Service Checks submitted,
                           execution time, last (successful) execution date, the error if any
   Metadata                what the check set (version.*)
   --json prints one JSON document: per instance {{"aggregator": {{"metrics": [{{metric, points,
   tags, host, type, interval, source_type_name}}], "service_checks": [{{check, host_name, timestamp,
-  status, message, tags}}]}}, "runner": {{CheckID, TotalRuns, MetricSamples, ..., LastError}},
-  "metadata": {{...}}}}.
+  status, message, tags}}], "histogram_buckets" (if any)}}, "runner": {{CheckID, TotalRuns, MetricSamples,
+  ..., LastError}}, "metadata": {{...}}}}.
 
 exit status: 0 when the check ran; 1 when a run failed (the check's error); 2 on a usage error (a bad
 option value, or a -c file that is missing, unreadable, not YAML or not shaped like a conf.d file).
@@ -151,12 +154,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "file, replacing the file's value); the estimates start with the 2nd run: use -r",
     )
     emulator = parser.add_argument_group('the embedded emulator (without -c and --endpoint)')
-    emulator.add_argument('--models', type=model_count, help=f'models it serves, 1 to {MAX_MODELS} (default 1)')
+    emulator.add_argument(
+        '--models', metavar='N', type=model_count, help=f'models it serves, 1 to {MAX_MODELS} (default 1)'
+    )
     emulator.add_argument(
         '--dialect', choices=DIALECTS, help='what it serves: NIM 1.x (nim1, default), NIM 2.x with vLLM V1 or SGLang'
     )
     parser.add_argument(
-        '-l', '--log-level', choices=('debug', 'info', 'warning', 'error'), help="show the check's logs on stderr"
+        '-l',
+        '--log-level',
+        metavar='LEVEL',
+        choices=('debug', 'info', 'warning', 'error'),
+        help="show the check's logs on stderr from LEVEL on: debug, info, warning or error (default: none)",
     )
     parser.add_argument('--debug', action='store_true', help='on an error, also print its traceback on stderr')
     parser.add_argument('--version', action='version', version=f'{CHECK} check {__version__}')
@@ -625,15 +634,21 @@ def bad_patterns(value: Any, path: str = '') -> Iterator[tuple[str, str, str]]:
             yield path, value, str(e)
 
 
+def regex_error(message: str) -> str:
+    """A regex compilation error without its position (the check may have joined several patterns)."""
+    return re.sub(r' at position \d+.*', '', message.strip())
+
+
 def check_error(result: Result) -> str:
     """The one line telling what a failed run of the check said, and what to do."""
     run, message, tb = result.errors[-1]
     target = result.target
     when = f' (run {run} of {result.runner["TotalRuns"]})' if run != result.runner['TotalRuns'] else ''
-    options = [(o, p) for o, p, e in bad_patterns(target.instance) if e == message.strip()]
-    if options:
-        named = ', '.join(f'{o} {p!r}' for o, p in options)
-        return f'{target.where}{when}: {named}: not a valid regular expression ({message}); fix the pattern'
+    options = [(o, p, e) for o, p, e in bad_patterns(target.instance) if regex_error(e) == regex_error(message)]
+    if options:  # name the option(s) the check's regex error comes from
+        named = ', '.join(f'{option} {pattern!r}' for option, pattern, _ in options)
+        why = 'not valid regular expressions' if len(options) > 1 else 'not a valid regular expression'
+        return f'{target.where}{when}: {named}: {why} ({options[0][2]}); fix the pattern'
     last = tb.rstrip().splitlines()[-1] if tb.strip() else ''
     if 'ConfigurationError' in last or 'configuration model' in message:
         todo = f'fix that option in {target.file}' if target.file else 'fix that option'
@@ -740,29 +755,34 @@ class RunError(Exception):
     """The run could not happen (exit status 1)."""
 
 
-def start_emulator(args: argparse.Namespace) -> NimEmulator:
+def start_emulator(args: argparse.Namespace, target: Target) -> NimEmulator:
+    """The embedded emulator, listening; `target` scrapes it."""
+    models, dialect = args.models or 1, args.dialect or 'nim1'
     try:
-        return NimEmulator(models=args.models or 1, dialect=args.dialect or 'nim1').start()
+        emulator = NimEmulator(models=models, dialect=dialect).start()
     except OSError as e:
         raise RunError(f'the embedded emulator: cannot listen on 127.0.0.1 ({e}); use --endpoint URL or -c FILE') from e
+    target.instance['openmetrics_endpoint'] = emulator.metrics_url
+    if not args.json:
+        try:
+            sys.stdout.write(
+                f'Started the embedded NIM emulator at {emulator.base_url} '
+                f'({models} model{"s" * (models > 1)}, {dialect} dialect)\n\n'
+            )
+        except BaseException:
+            emulator.stop()
+            raise
+    return emulator
 
 
 def run(argv: list[str] | None) -> int:
     args = parse_args(argv)
     plan = targets(args)  # every usage error is raised by now: nothing printed, nothing started
     runs = 2 if args.check_rate else 1
-    emulator = None
     with check_logs(args.log_level), recorded_metadata() as metadata:
-        if args.config is None and args.endpoint is None:
-            emulator = start_emulator(args)
-            plan[0].instance['openmetrics_endpoint'] = emulator.metrics_url
+        demo = args.config is None and args.endpoint is None
+        emulator = start_emulator(args, plan[0]) if demo else None
         try:
-            if emulator is not None and not args.json:
-                models = args.models or 1
-                sys.stdout.write(
-                    f'Started the embedded NIM emulator at {emulator.base_url} ({models} model{"s" * (models > 1)}, '
-                    f'{args.dialect or "nim1"} dialect)\n\n'
-                )
             results = [run_target(target, runs, metadata) for target in plan]
         finally:
             if emulator is not None:
