@@ -60,6 +60,8 @@ def serve(fixtures: Path) -> ThreadingHTTPServer:
 
 
 def agent_check_class(module):
+    """The class the Agent's loader takes: the first attribute in `dir(module)` that is a strict
+    subclass of AgentCheck with no subclass of its own."""
     for name in dir(module):
         attr = getattr(module, name)
         if isinstance(attr, type) and issubclass(attr, AgentCheck) and attr is not AgentCheck:
