@@ -6,7 +6,7 @@
 What `check` demands of every wheel: its file name and its WHEEL file agree on the tags; it ships
 only `datadog_checks/nvidia_nim/` and its dist-info (never `datadog_checks/__init__.py`, which
 datadog-checks-base owns); METADATA requires datadog-checks-base; the conf.d data files are in.
-Per kind: a Linux wheel is manylinux2014 (auditwheel agrees) and needs no GLIBC symbol above 2.17;
+Per kind: the extension exports `PyInit__core`; a Linux wheel is manylinux2014 (auditwheel agrees) and needs no GLIBC symbol above 2.17;
 a Windows wheel is a PE32+ x86-64 DLL that imports only python3.dll (the stable ABI) and system
 DLLs; the pure wheel has no extension module; the sdist carries the Rust and Python sources.
 """
@@ -26,6 +26,8 @@ from pathlib import Path
 PACKAGE = 'datadog_checks/nvidia_nim/'
 DATA_FILES = (PACKAGE + 'data/conf.yaml.example', PACKAGE + 'data/auto_conf.yaml')
 MAX_GLIBC = (2, 17)
+# the module init function CPython looks up in `_core` (the only symbol the extension must export)
+INIT_SYMBOL = 'PyInit__core'
 # DLLs every Windows has (the C runtime included); anything else would have to ship in the wheel
 WINDOWS_SYSTEM_DLLS = re.compile(
     r'(python3|kernel32|ntdll|advapi32|bcrypt|bcryptprimitives|userenv|ws2_32|msvcrt|api-ms-win-.*)\.dll', re.I
@@ -84,6 +86,9 @@ def glibc_needed(shared_object: Path) -> tuple[int, ...]:
 
 
 def check_linux(wheel: Path, extension: Path, problems: list[str]) -> str:
+    symbols = subprocess.run(['readelf', '--dyn-syms', '-W', str(extension)], capture_output=True, text=True).stdout
+    if not re.search(r'\bFUNC\s+GLOBAL\s+DEFAULT\s+\d+\s+' + INIT_SYMBOL + r'$', symbols, re.M):
+        problems.append(f'does not export {INIT_SYMBOL}')
     glibc = glibc_needed(extension)
     if not glibc or glibc > MAX_GLIBC:
         problems.append(f'needs GLIBC {glibc}, above {MAX_GLIBC}')
@@ -99,6 +104,9 @@ def check_windows(extension: Path, problems: list[str]) -> str:
     dump = subprocess.run(['objdump', '-p', str(extension)], capture_output=True, text=True).stdout
     if 'pei-x86-64' not in dump:
         problems.append('not a PE32+ x86-64 DLL')
+    exports = re.findall(r'^\s*\[\s*\d+\] (\w+)$', dump.split('[Ordinal/Name Pointer] Table')[-1], re.M)
+    if exports != [INIT_SYMBOL]:
+        problems.append(f'exports {exports}, not only {INIT_SYMBOL}')
     dlls = sorted(set(re.findall(r'DLL Name: (\S+)', dump)))
     foreign = [d for d in dlls if not WINDOWS_SYSTEM_DLLS.fullmatch(d)]
     if 'python3.dll' not in dlls or foreign:

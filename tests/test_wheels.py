@@ -78,7 +78,8 @@ def test_tags_that_disagree_fail(native_wheel, tmp_path):
 
 
 def test_an_extension_needing_a_newer_glibc_fails(native_wheel, tmp_path):
-    """An extension linked against this machine's glibc (2.36) is what a plain build makes."""
+    """An extension linked against this machine's glibc (2.36) is what a plain build makes (libc
+    itself stands in for one here: it also lacks the module init function)."""
     libc = ctypes.util.find_library('c')
     newer = next(
         Path(d, libc) for d in ('/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu') if Path(d, libc).exists()
@@ -88,6 +89,7 @@ def test_an_extension_needing_a_newer_glibc_fails(native_wheel, tmp_path):
     )
     _, problems = wheels.check_wheel(bad)
     assert any(p.startswith('needs GLIBC (2, 3') for p in problems), problems
+    assert 'does not export PyInit__core' in problems
 
 
 def test_missing_requirement_fails(native_wheel, tmp_path):
