@@ -6,9 +6,10 @@
 What `check` demands of every wheel: its file name and its WHEEL file agree on the tags; it ships
 only `datadog_checks/nvidia_nim/` and its dist-info (never `datadog_checks/__init__.py`, which
 datadog-checks-base owns); METADATA requires datadog-checks-base; the conf.d data files are in.
-Per kind: the extension exports `PyInit__core`; a Linux wheel is manylinux2014 (auditwheel agrees) and needs no GLIBC symbol above 2.17;
-a Windows wheel is a PE32+ x86-64 DLL that imports only python3.dll (the stable ABI) and system
-DLLs; the pure wheel has no extension module; the sdist carries the Rust and Python sources.
+Per kind: the extension exports `PyInit__core`; a Linux wheel is manylinux2014 (auditwheel
+agrees) and needs no GLIBC symbol above 2.17; a Windows wheel is a PE32+ x86-64 DLL that exports
+only that and imports only python3.dll (the stable ABI) and system DLLs; the pure wheel has no
+extension module; the sdist carries the Rust and Python sources.
 """
 
 from __future__ import annotations
