@@ -109,5 +109,5 @@ def test_package_serves_the_fallback_without_the_core():
     assert reports['fallback']['check_class'] == 'datadog_checks.nvidia_nim.fallback.NvidiaNIMCheck'
     assert reports['fallback']['submissions_sha256'] == reports['native']['submissions_sha256']
     assert reports['fallback']['nim1_metadata_metrics_sent'] == 34
-    assert 'this install has no native core' in reports['fallback']['stderr']
+    assert 'the pure-Python wheel, which has no native core, is installed' in reports['fallback']['stderr']
     assert 'not loaded' not in reports['native']['stderr']

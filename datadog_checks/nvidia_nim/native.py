@@ -14,7 +14,7 @@ try:
 except ModuleNotFoundError as e:
     _core = None
     CORE_ERROR: str | None = (
-        'this install has no native core (the pure-Python wheel)'
+        'the pure-Python wheel, which has no native core, is installed'
         if e.name == CORE_MODULE
         else f'{type(e).__name__}: {e}'
     )
