@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use nvidia_nim_core::config::{ScraperConfig, TransformKind, Transformer};
-use nvidia_nim_core::model::{Family, MetricType, ScrapeResult};
+use nvidia_nim_core::error::ScrapeResult;
+use nvidia_nim_core::model::{Family, MetricType};
 use nvidia_nim_core::scrape::{scrape, Format};
 use nvidia_nim_core::transform::{FamilyTransformer, Resolve};
 

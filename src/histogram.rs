@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use crate::config::{HistogramOptions, ScraperConfig};
-use crate::model::{ScrapeError, ScrapeResult};
+use crate::error::{ScrapeError, ScrapeResult};
+use crate::number::{canonical_float, float_error, py_float};
 use crate::record::{BucketRecord, Method, MetricRecord, Record, TagList};
 use crate::tags::LabelView;
-use crate::text::{canonical_float, float_error, py_float};
 use crate::transform::{metric, missing_upper_bound, Names, Prepared};
 use std::sync::Arc;
 

@@ -3,12 +3,13 @@
 //! `OpenMetricsBaseCheckV2` would make.
 
 pub mod config;
+pub mod error;
 pub mod histogram;
+pub mod lex;
 pub mod model;
 pub mod number;
-pub mod openmetrics;
+pub mod parse;
 pub mod percentiles;
-pub mod prom;
 pub mod record;
 pub mod scrape;
 pub mod series;

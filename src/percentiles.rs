@@ -27,8 +27,8 @@ use pyo3::types::PyDict;
 
 use crate::config::{ScraperConfig, TransformKind, Transformer};
 use crate::model::{Family, Labels};
+use crate::number::py_float;
 use crate::tags::{build_label_tags, hostname_for, LabelView, NumberCache};
-use crate::text::py_float;
 use crate::transform::{Method, MetricRecord, Record, TagList};
 
 /// The validated option: which quantiles, under which name suffixes, for which histograms
@@ -335,7 +335,7 @@ pub fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::model::{MetricType, Sample};
-    use crate::text::Num;
+    use crate::number::Num;
     use std::borrow::Cow;
 
     const INF: f64 = f64::INFINITY;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::model::ScrapeResult;
+use crate::error::ScrapeResult;
 use crate::transform::FamilyTransformer;
 
 /// The AgentCheck submission method a metric record goes through.

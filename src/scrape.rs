@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{ScraperConfig, Transformer};
-use crate::model::{ErrorKind, Family, MetricType, ScrapeError, ScrapeResult};
+use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
+use crate::model::{Family, MetricType};
+use crate::parse::{openmetrics, prom};
 use crate::share::{ShareSource, TARGET_INFO};
 use crate::transform::{FamilyTransformer, Record, Resolve, Spill, SPILL_BATCH};
-use crate::{openmetrics, prom};
 
 /// The exposition format a body is read as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{ScraperConfig, TransformKind, Transformer};
-use crate::model::{ErrorKind, Family, MetricType, Sample, ScrapeError, ScrapeResult};
+use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
+use crate::model::{Family, MetricType, Sample};
 pub use crate::record::{
     BucketRecord, MetadataRecord, Method, MetricRecord, Record, ServiceCheckRecord, Spill, TagList,
     SPILL_BATCH,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use nvidia_nim_core::config::{ScraperConfig, TransformKind, Transformer};
-use nvidia_nim_core::model::{Family, MetricType, ScrapeResult};
+use nvidia_nim_core::error::ScrapeResult;
+use nvidia_nim_core::model::{Family, MetricType};
 use nvidia_nim_core::scrape::{decode_utf8, scrape, scrape_streaming, FirstScrape, Format};
 use nvidia_nim_core::transform::{FamilyTransformer, Record, Resolve};
 

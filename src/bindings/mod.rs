@@ -13,7 +13,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::config::{ScraperConfig, Transformer};
-use crate::model::{Family, MetricType, ScrapeError, ScrapeResult};
+use crate::error::{ScrapeError, ScrapeResult};
+use crate::model::{Family, MetricType};
 use crate::scrape::{choose_format, decode_utf8, scrape_streaming, FirstScrape, Format};
 use crate::transform::{FamilyTransformer, Record, Resolve};
 use options::{convert_transformer, scraper_config};
@@ -282,7 +283,7 @@ impl Scraper {
 /// `str(float(s) or 0)`, the canonical bound string (exposed for property tests).
 #[pyfunction]
 fn canonical_number(s: &str) -> PyResult<String> {
-    crate::text::canonical_number(s).map_err(PyValueError::new_err)
+    crate::number::canonical_number(s).map_err(PyValueError::new_err)
 }
 
 /// Which parser a Content-Type selects: `"openmetrics"` or `"prometheus"`.

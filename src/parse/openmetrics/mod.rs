@@ -8,10 +8,10 @@ use std::collections::HashSet;
 
 use sample::{is_native_histogram_line, parse_sample};
 
-use crate::model::{Family, MetricType, Sample, ScrapeError, ScrapeResult, Timestamp};
-use crate::prom::{split_quoted, unquote_unescape};
-use crate::text::line_too_long;
-use crate::text::{float_error, is_legacy_metric_name, py_float, Lines, Num};
+use crate::error::{ScrapeError, ScrapeResult};
+use crate::lex::{is_legacy_metric_name, line_too_long, split_quoted, unquote_unescape, Lines};
+use crate::model::{Family, MetricType, Sample, Timestamp};
+use crate::number::{float_error, py_float, Num};
 
 fn type_suffixes(typ: Option<&str>) -> &'static [&'static str] {
     match typ {
@@ -537,7 +537,7 @@ fn check_sample_value(name: &str, typ: &str, sample: &Sample<'_>, line: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ErrorKind;
+    use crate::error::ErrorKind;
 
     fn run(text: &str) -> (Vec<Family<'_>>, Option<ScrapeError>) {
         let mut out = Vec::new();
