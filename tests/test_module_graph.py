@@ -17,8 +17,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parent.parent / 'src'
 BINDINGS = 'bindings'
 ROOT = 'crate'
@@ -402,14 +400,12 @@ def test_the_scanner_reads_use_trees_and_skips_literals():
     assert targets == ['a', 'b::c', 'b', 'e', 'm::g']
 
 
-@pytest.mark.xfail(strict=True, reason='issue 13: src/ has module cycles until its layers are untangled')
 def test_no_cycle_among_the_core_modules():
     graph = build_graph()
     cycles = describe_cycles(graph)
     assert not cycles, 'the modules of src/ depend on each other in cycles:\n\n' + '\n\n'.join(cycles)
 
 
-@pytest.mark.xfail(strict=True, reason='issue 13: percentiles.rs reads its option with pyo3')
 def test_pyo3_only_in_the_bindings():
     found = pyo3_outside_bindings()
     assert not found, 'pyo3 used outside src/bindings/:\n' + '\n'.join(found)

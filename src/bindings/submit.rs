@@ -8,7 +8,8 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyList, PyString};
 
-use crate::transform::{BucketRecord, FamilyTransformer, Method, MetricRecord, Record, TagList};
+use crate::transform::record::{BucketRecord, Method, MetricRecord, Record, TagList};
+use crate::transform::FamilyTransformer;
 
 /// Record kinds as the Python check reads them (the first tuple item).
 const REC_GAUGE: u8 = 0;

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::config::ScraperConfig;
+use super::config::ScraperConfig;
 use crate::error::{ScrapeError, ScrapeResult};
 use crate::model::{Labels, MetricType};
 use crate::number::canonical_number;
