@@ -21,7 +21,7 @@ use crate::transform::config::{ScraperConfig, Transformer};
 use crate::transform::record::Record;
 use crate::transform::{FamilyTransformer, Resolve};
 use options::{convert_transformer, scraper_config};
-use submit::{DirectTarget, PyCaches, Submission};
+use submit::{DirectTarget, PyCaches, Submission, RECORD_KINDS};
 
 fn catch<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -298,10 +298,14 @@ fn format_for(content_type: &str, use_latest_spec: bool) -> &'static str {
     }
 }
 
+/// The module; its Python types are in `datadog_checks/nvidia_nim/_core.pyi`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scraper>()?;
     m.add_function(wrap_pyfunction!(canonical_number, m)?)?;
     m.add_function(wrap_pyfunction!(format_for, m)?)?;
+    for (name, kind) in RECORD_KINDS {
+        m.add(name, kind)?;
+    }
     Ok(())
 }
