@@ -8,7 +8,8 @@ only `datadog_checks/nvidia_nim/` and its dist-info (never `datadog_checks/__ini
 datadog-checks-base owns); METADATA requires datadog-checks-base; the conf.d data files are in.
 Per kind: a Linux wheel is manylinux2014 (auditwheel agrees) and needs no GLIBC symbol above 2.17;
 a Windows wheel is a PE32+ x86-64 DLL that imports only python3.dll (the stable ABI) and system
-DLLs; the pure wheel has no extension module; the sdist carries the Rust and Python sources.
+DLLs, and a native wheel ships the extension module's types (`_core.pyi`); the pure wheel has
+neither; the sdist carries the Rust and Python sources.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import zipfile
 from pathlib import Path
 
 PACKAGE = 'datadog_checks/nvidia_nim/'
+# the types of the extension module, which ship with it
+CORE_STUB = PACKAGE + '_core.pyi'
 DATA_FILES = (PACKAGE + 'data/conf.yaml.example', PACKAGE + 'data/auto_conf.yaml')
 MAX_GLIBC = (2, 17)
 # DLLs every Windows has (the C runtime included); anything else would have to ship in the wheel
@@ -50,7 +53,7 @@ def make_pure(native: Path, out_dir: Path) -> Path:
     with zipfile.ZipFile(native) as src:
         names = src.namelist()
         wheel_file, record = dist_info(names, 'WHEEL'), dist_info(names, 'RECORD')
-        kept = [n for n in names if n not in (wheel_file, record) and not is_extension(n)]
+        kept = [n for n in names if n not in (wheel_file, record, CORE_STUB) and not is_extension(n)]
         files = {n: src.read(n) for n in kept}
     generator = 'datadog-nvidia-nim scripts/wheels.py'
     files[wheel_file] = (
@@ -130,8 +133,11 @@ def check_wheel(wheel: Path) -> tuple[str, list[str]]:
         pure = wheel.name.endswith('-py3-none-any.whl')
         if pure:
             detail = 'no extension module'
-            if extensions:
-                problems.append(f'a pure wheel with {extensions}')
+            if extensions or CORE_STUB in names:
+                problems.append(f'a pure wheel with {extensions or [CORE_STUB]}')
+        elif CORE_STUB not in names:
+            problems.append(f'missing {CORE_STUB}')
+            detail = ''
         elif len(extensions) != 1:
             problems.append(f'{len(extensions)} extension modules')
             detail = ''
