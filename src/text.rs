@@ -1,9 +1,9 @@
 //! Python-compatible text primitives.
 //!
-//! The stock check runs on CPython: it strips with `str.strip()`, splits lines with
-//! `str.splitlines()`, reads numbers with `int()`/`float()` and writes bounds with `repr(float)`.
+//! The stock check runs on CPython: it strips with `str.strip()` and quotes with `repr(str)`.
 //! Every function here reproduces one of those exactly, so that the same bytes give the same
-//! names, tags and values.
+//! names, tags and error messages; the byte searches are what the lexer (`crate::lex`) scans
+//! with. Numbers are `crate::number`, lines and escapes `crate::lex`.
 
 use std::fmt::Write;
 
