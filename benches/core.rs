@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use nvidia_nim_core::config::{ScraperConfig, TransformKind, Transformer};
-use nvidia_nim_core::model::{Family, MetricType, ScrapeResult};
-use nvidia_nim_core::scrape::{scrape, Format};
-use nvidia_nim_core::transform::{FamilyTransformer, Resolve};
+use nvidia_nim_core::error::ScrapeResult;
+use nvidia_nim_core::model::{Family, MetricType};
+use nvidia_nim_core::scrape::{scrape, Format, ScraperState};
+use nvidia_nim_core::transform::config::{ScraperConfig, TransformKind, Transformer};
+use nvidia_nim_core::transform::Resolve;
 
 const FIXTURE: &str = include_str!("../tests/fixtures/nim_metrics.txt");
 const MODEL: &str = "meta/llama-3.1-8b-instruct";
@@ -171,25 +172,18 @@ fn main() {
                 .lines()
                 .filter(|l| !l.starts_with('#') && !l.is_empty())
                 .count();
-            let mut transformer = FamilyTransformer::new();
+            let mut state = ScraperState::default();
             let mut resolver = DefaultMap::new();
             let rounds = (50_000_000 / body.len()).clamp(10, 500);
             let mut best = f64::INFINITY;
             for _ in 0..rounds {
                 let start = Instant::now();
-                let out = scrape(
-                    &body,
-                    format,
-                    &config,
-                    &mut resolver,
-                    &mut transformer,
-                    None,
-                );
+                let out = scrape(&body, format, &config, &mut resolver, &mut state, None);
                 let elapsed = start.elapsed().as_secs_f64();
                 assert!(out.error.is_none(), "{:?}", out.error);
                 std::hint::black_box(&out.records);
                 // as the bindings do: the record vector serves the next scrape
-                transformer.spare_records = out.records;
+                state.transformer.spare_records = out.records;
                 best = best.min(elapsed);
             }
             println!(

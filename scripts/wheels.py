@@ -6,10 +6,11 @@
 What `check` demands of every wheel: its file name and its WHEEL file agree on the tags; it ships
 only `datadog_checks/nvidia_nim/` and its dist-info (never `datadog_checks/__init__.py`, which
 datadog-checks-base owns); METADATA requires datadog-checks-base; the conf.d data files are in.
-Per kind: the extension exports `PyInit__core`; a Linux wheel is manylinux2014 (auditwheel
-agrees) and needs no GLIBC symbol above 2.17; a Windows wheel is a PE32+ x86-64 DLL that exports
-only that and imports only python3.dll (the stable ABI) and system DLLs; the pure wheel has no
-extension module; the sdist carries the Rust and Python sources.
+Per kind: the extension exports `PyInit__core`; a native wheel ships the extension module's types
+(`_core.pyi`); a Linux wheel is manylinux2014 (auditwheel agrees) and needs no GLIBC symbol above
+2.17; a Windows wheel is a PE32+ x86-64 DLL that exports only that and imports only python3.dll
+(the stable ABI) and system DLLs; the pure wheel has neither extension nor stub; the sdist carries
+the Rust and Python sources.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import zipfile
 from pathlib import Path
 
 PACKAGE = 'datadog_checks/nvidia_nim/'
+# the types of the extension module, which ship with it
+CORE_STUB = PACKAGE + '_core.pyi'
 DATA_FILES = (PACKAGE + 'data/conf.yaml.example', PACKAGE + 'data/auto_conf.yaml')
 MAX_GLIBC = (2, 17)
 # the module init function CPython looks up in `_core` (the only symbol the extension must export)
@@ -53,7 +56,7 @@ def make_pure(native: Path, out_dir: Path) -> Path:
     with zipfile.ZipFile(native) as src:
         names = src.namelist()
         wheel_file, record = dist_info(names, 'WHEEL'), dist_info(names, 'RECORD')
-        kept = [n for n in names if n not in (wheel_file, record) and not is_extension(n)]
+        kept = [n for n in names if n not in (wheel_file, record, CORE_STUB) and not is_extension(n)]
         files = {n: src.read(n) for n in kept}
     generator = 'datadog-nvidia-nim scripts/wheels.py'
     files[wheel_file] = (
@@ -139,8 +142,11 @@ def check_wheel(wheel: Path) -> tuple[str, list[str]]:
         pure = wheel.name.endswith('-py3-none-any.whl')
         if pure:
             detail = 'no extension module'
-            if extensions:
-                problems.append(f'a pure wheel with {extensions}')
+            if extensions or CORE_STUB in names:
+                problems.append(f'a pure wheel with {extensions or [CORE_STUB]}')
+        elif CORE_STUB not in names:
+            problems.append(f'missing {CORE_STUB}')
+            detail = ''
         elif len(extensions) != 1:
             problems.append(f'{len(extensions)} extension modules')
             detail = ''

@@ -1,10 +1,9 @@
-//! The parsed exposition: families of samples borrowed from the response text, and the errors a
-//! scrape can end with.
+//! The parsed exposition: families of samples borrowed from the response text.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use crate::text::Num;
+use crate::lex::{replace_escaping, scan_labels};
+use crate::number::Num;
 
 /// A family's exposition type, as the stock parsers name them (`untyped` becomes `unknown`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,6 +96,22 @@ impl<'a> Labels<'a> {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
+
+    /// The labels of a block the Prometheus parser accepted (`lex::scan_labels`): unescaped, a
+    /// repeated name replacing the value in place (a Python dict).
+    pub fn from_validated_block(block: &'a str) -> Self {
+        let mut labels = Labels::new();
+        // a block that fails here was never accepted by the parser; it yields what was read
+        let _ = scan_labels(block, &mut |name, raw_value| {
+            let value = if raw_value.contains('\\') {
+                Cow::Owned(replace_escaping(raw_value))
+            } else {
+                Cow::Borrowed(raw_value)
+            };
+            labels.set(Cow::Borrowed(name), value);
+        });
+        labels
+    }
 }
 
 /// One exposed sample.
@@ -143,7 +158,7 @@ impl<'a> Sample<'a> {
     /// Parses a pending label block (validated by the parser, so this cannot fail).
     pub fn ensure_labels(&mut self) {
         if self.pending {
-            self.labels = crate::prom::validated_labels(self.label_text);
+            self.labels = Labels::from_validated_block(self.label_text);
             self.pending = false;
         }
     }
@@ -174,55 +189,3 @@ impl Family<'_> {
         }
     }
 }
-
-/// The Python exception class a failed scrape raises in the stock check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    Value,
-    Index,
-    Key,
-    Overflow,
-}
-
-impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Value => "ValueError",
-            ErrorKind::Index => "IndexError",
-            ErrorKind::Key => "KeyError",
-            ErrorKind::Overflow => "OverflowError",
-        }
-    }
-}
-
-/// Why a scrape stopped. Whatever was submitted before it stays submitted, as in the stock check.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScrapeError {
-    pub kind: ErrorKind,
-    /// The exception argument (`str(exc)` is this text, except for `KeyError`, which quotes it).
-    pub message: String,
-}
-
-impl ScrapeError {
-    pub fn value(message: impl Into<String>) -> Self {
-        ScrapeError {
-            kind: ErrorKind::Value,
-            message: message.into(),
-        }
-    }
-
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ScrapeError {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ScrapeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.as_str(), self.message)
-    }
-}
-
-pub type ScrapeResult<T> = Result<T, ScrapeError>;

@@ -18,55 +18,20 @@
 //!
 //! Nothing here can panic on input: every index is checked, and malformed samples (no `le`, a
 //! bound or value that is not a number) leave their series out of the interval.
+//!
+//! The scrape hands each family here once its transformer has made its records (`observe`); the
+//! estimates follow them. The state kept between scrapes is the scraper's (`scrape::ScraperState`),
+//! beside the transformer's, and the option is part of the scraper options
+//! (`transform::config::PercentileConfig`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use pyo3::prelude::*;
-use pyo3::types::PyDict;
-
-use crate::config::{ScraperConfig, TransformKind, Transformer};
 use crate::model::{Family, Labels};
-use crate::tags::{build_label_tags, hostname_for, LabelView, NumberCache};
-use crate::text::py_float;
-use crate::transform::{Method, MetricRecord, Record, TagList};
-
-/// The validated option: which quantiles, under which name suffixes, for which histograms
-/// (Datadog names, after the metric map).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PercentileConfig {
-    /// `(q, suffix)`, `0 < q < 1`, e.g. `(0.99, "p99")`.
-    pub quantiles: Vec<(f64, String)>,
-    /// Datadog names of the histograms that get estimates.
-    pub histograms: Vec<String>,
-}
-
-impl PercentileConfig {
-    pub fn is_enabled(&self) -> bool {
-        !self.quantiles.is_empty() && !self.histograms.is_empty()
-    }
-
-    /// Reads `options["latency_percentiles"]`: `None`, or `{"quantiles": [(q, suffix), ...],
-    /// "histograms": [name, ...]}` as the Python config module validated it.
-    pub fn from_options(options: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let Some(value) = options.get_item("latency_percentiles")? else {
-            return Ok(Self::default());
-        };
-        if value.is_none() {
-            return Ok(Self::default());
-        }
-        let quantiles: Vec<(f64, String)> = value.get_item("quantiles")?.extract()?;
-        let histograms: Vec<String> = value.get_item("histograms")?.extract()?;
-        let quantiles = quantiles
-            .into_iter()
-            .filter(|(q, _)| *q > 0.0 && *q < 1.0)
-            .collect();
-        Ok(PercentileConfig {
-            quantiles,
-            histograms,
-        })
-    }
-}
+use crate::number::py_float;
+use crate::transform::config::{PercentileConfig, ScraperConfig, TransformKind, Transformer};
+use crate::transform::record::{Method, MetricRecord, Record, TagList};
+use crate::transform::tags::{build_label_tags, hostname_for, LabelView, NumberCache};
 
 /// Series kept at most; past this the state starts over (series of label sets that never come
 /// back cannot grow it without bound).
@@ -335,7 +300,7 @@ pub fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::model::{MetricType, Sample};
-    use crate::text::Num;
+    use crate::number::Num;
     use std::borrow::Cow;
 
     const INF: f64 = f64::INFINITY;

@@ -4,11 +4,14 @@ use std::borrow::Cow;
 
 use std::sync::Arc;
 
-use crate::config::{ScraperConfig, Transformer};
-use crate::model::{ErrorKind, Family, MetricType, ScrapeError, ScrapeResult};
-use crate::share::{ShareSource, TARGET_INFO};
-use crate::transform::{FamilyTransformer, Record, Resolve, Spill, SPILL_BATCH};
-use crate::{openmetrics, prom};
+use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
+use crate::model::{Family, MetricType};
+use crate::parse::{openmetrics, prom};
+use crate::percentiles::{self, PercentileState};
+use crate::transform::config::{ScraperConfig, Transformer};
+use crate::transform::record::Record;
+use crate::transform::share::{ShareSource, TARGET_INFO};
+use crate::transform::{FamilyTransformer, Resolve, Spill, SPILL_BATCH};
 
 /// The exposition format a body is read as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +61,14 @@ pub struct FirstScrape {
     pub agent_start_time: Option<f64>,
 }
 
+/// What a scraper keeps from one scrape to the next: the transformer's caches, and the bucket
+/// counts `latency_percentiles` compares.
+#[derive(Default)]
+pub struct ScraperState {
+    pub transformer: FamilyTransformer,
+    pub percentiles: PercentileState,
+}
+
 /// A parsed family on its way to the transformer.
 struct Outgoing<'t> {
     family: Family<'t>,
@@ -67,26 +78,29 @@ struct Outgoing<'t> {
 }
 
 impl Outgoing<'_> {
-    /// `target_info` labels updated, then the family transformed.
+    /// `target_info` labels updated, then the family transformed, then observed by
+    /// `latency_percentiles` (estimates from its bucket changes, after its own records).
     fn emit(
         mut self,
         config: &ScraperConfig,
-        transformer: &mut FamilyTransformer,
+        state: &mut ScraperState,
         records: &mut Vec<Record>,
         spill: &mut dyn Spill,
     ) -> ScrapeResult<()> {
         if self.target_info_update {
-            transformer
+            state
+                .transformer
                 .sharing
                 .update_target_info(&self.family)
                 .map_err(|m| ScrapeError::new(ErrorKind::Index, m))?;
         }
         match self.resolved {
             Some(t) => {
-                transformer.transform(config, &t, &mut self.family, records, spill)?;
-                // latency_percentiles: estimates from this family's bucket changes (src/percentiles.rs)
-                let state = &mut transformer.percentiles;
-                crate::percentiles::observe(config, state, &t, &mut self.family, records);
+                let family = &mut self.family;
+                state
+                    .transformer
+                    .transform(config, &t, family, records, spill)?;
+                percentiles::observe(config, &mut state.percentiles, &t, family, records);
                 Ok(())
             }
             None => Ok(()),
@@ -106,15 +120,15 @@ impl<'t> ShareStage<'t> {
         &mut self,
         outgoing: Outgoing<'t>,
         config: &ScraperConfig,
-        transformer: &mut FamilyTransformer,
+        state: &mut ScraperState,
         records: &mut Vec<Record>,
         spill: &mut dyn Spill,
     ) -> ScrapeResult<()> {
         if self.pending.is_empty() {
-            return outgoing.emit(config, transformer, records, spill);
+            return outgoing.emit(config, state, records, spill);
         }
         // every configured source of this name collects from it, once
-        let sharing = &mut transformer.sharing;
+        let sharing = &mut state.transformer.sharing;
         let family = &outgoing.family;
         self.pending.retain(|(name, source)| {
             let hit = *name == family.name;
@@ -125,8 +139,8 @@ impl<'t> ShareStage<'t> {
         });
         self.buffer.push(outgoing);
         if self.pending.is_empty() {
-            transformer.sharing.cached = true;
-            self.flush(config, transformer, records, spill)?;
+            state.transformer.sharing.cached = true;
+            self.flush(config, state, records, spill)?;
         }
         Ok(())
     }
@@ -134,12 +148,12 @@ impl<'t> ShareStage<'t> {
     fn flush(
         &mut self,
         config: &ScraperConfig,
-        transformer: &mut FamilyTransformer,
+        state: &mut ScraperState,
         records: &mut Vec<Record>,
         spill: &mut dyn Spill,
     ) -> ScrapeResult<()> {
         for outgoing in self.buffer.drain(..) {
-            outgoing.emit(config, transformer, records, spill)?;
+            outgoing.emit(config, state, records, spill)?;
         }
         Ok(())
     }
@@ -194,18 +208,10 @@ pub fn scrape(
     format: Format,
     config: &ScraperConfig,
     resolver: &mut dyn Resolve,
-    transformer: &mut FamilyTransformer,
+    state: &mut ScraperState,
     first_scrape: Option<FirstScrape>,
 ) -> ScrapeOutput {
-    scrape_streaming(
-        text,
-        format,
-        config,
-        resolver,
-        transformer,
-        first_scrape,
-        None,
-    )
+    scrape_streaming(text, format, config, resolver, state, first_scrape, None)
 }
 
 /// `scrape`, with the records handed to `flush` in batches as they are made (then the output
@@ -215,7 +221,7 @@ pub fn scrape_streaming<'t>(
     format: Format,
     config: &ScraperConfig,
     resolver: &mut dyn Resolve,
-    transformer: &mut FamilyTransformer,
+    state: &mut ScraperState,
     first_scrape: Option<FirstScrape>,
     flush: Option<Flush<'_>>,
 ) -> ScrapeOutput {
@@ -225,11 +231,11 @@ pub fn scrape_streaming<'t>(
         held: None,
     };
     let mut out = ScrapeOutput {
-        records: std::mem::take(&mut transformer.spare_records),
+        records: std::mem::take(&mut state.transformer.spare_records),
         ..ScrapeOutput::default()
     };
     out.records.clear();
-    transformer.begin_scrape();
+    state.transformer.begin_scrape();
     // An empty Prometheus body is an endpoint with no metrics. (An empty OpenMetrics body lacks its
     // `# EOF` and is rejected, as the OpenMetrics conformance cases require; the stock check skips
     // parsing and reports success.)
@@ -237,7 +243,7 @@ pub fn scrape_streaming<'t>(
         return out;
     }
     let share = &config.share;
-    let collecting = share.is_configured() && (!share.cache || !transformer.sharing.cached);
+    let collecting = share.is_configured() && (!share.cache || !state.transformer.sharing.cached);
     let mut stage = ShareStage {
         pending: if collecting {
             share.pending_sources()
@@ -292,8 +298,8 @@ pub fn scrape_streaming<'t>(
             held.push(outgoing);
             return Ok(());
         }
-        stage.push(outgoing, config, transformer, records, &mut stream)?;
-        stream.batch(records, transformer, false)
+        stage.push(outgoing, config, state, records, &mut stream)?;
+        stream.batch(records, &state.transformer, false)
     };
     let result = match format {
         Format::Prometheus => prom::parse(text, &mut sink),
@@ -302,7 +308,7 @@ pub fn scrape_streaming<'t>(
     out.error = result.err();
     // held families go out only after a complete stream
     if let (Some(first), None) = (first_scrape, &out.error) {
-        if let Err(e) = stream.batch(&mut out.records, transformer, true) {
+        if let Err(e) = stream.batch(&mut out.records, &state.transformer, true) {
             out.error = Some(e);
         }
         out.held_start = Some(out.records.len());
@@ -316,8 +322,8 @@ pub fn scrape_streaming<'t>(
                 break;
             }
             let pushed = stage
-                .push(outgoing, config, transformer, &mut out.records, &mut stream)
-                .and_then(|()| stream.batch(&mut out.records, transformer, false));
+                .push(outgoing, config, state, &mut out.records, &mut stream)
+                .and_then(|()| stream.batch(&mut out.records, &state.transformer, false));
             if let Err(e) = pushed {
                 out.error = Some(e);
             }
@@ -326,21 +332,21 @@ pub fn scrape_streaming<'t>(
     // a stream that ended before every source was seen releases what it held
     if out.error.is_none() && !stage.buffer.is_empty() {
         if collecting {
-            transformer.sharing.cached = true;
+            state.transformer.sharing.cached = true;
         }
-        if let Err(e) = stage.flush(config, transformer, &mut out.records, &mut stream) {
+        if let Err(e) = stage.flush(config, state, &mut out.records, &mut stream) {
             out.error = Some(e);
         }
     } else if out.error.is_none() && collecting {
-        transformer.sharing.cached = true;
+        state.transformer.sharing.cached = true;
     }
     if share.is_configured() && !share.cache {
-        transformer.sharing.clear();
+        state.transformer.sharing.clear();
     }
     // what is left goes out (the records made before an error are submitted too)
-    if let Err(e) = stream.batch(&mut out.records, transformer, true) {
+    if let Err(e) = stream.batch(&mut out.records, &state.transformer, true) {
         out.error = Some(e);
     }
-    transformer.end_scrape();
+    state.transformer.end_scrape();
     out
 }

@@ -1,16 +1,11 @@
 //! Python-compatible text primitives.
 //!
-//! The stock check runs on CPython: it strips with `str.strip()`, splits lines with
-//! `str.splitlines()`, reads numbers with `int()`/`float()` and writes bounds with `repr(float)`.
+//! The stock check runs on CPython: it strips with `str.strip()` and quotes with `repr(str)`.
 //! Every function here reproduces one of those exactly, so that the same bytes give the same
-//! names, tags and values.
+//! names, tags and error messages; the byte searches are what the lexer (`crate::lex`) scans
+//! with. Numbers are `crate::number`, lines and escapes `crate::lex`.
 
 use std::fmt::Write;
-
-pub use crate::number::{
-    canonical_float, canonical_number, float_error, parse_sample_value, py_float, py_float_repr,
-    write_py_float_repr, Num,
-};
 
 /// `str.isspace()` for one character: Unicode White_Space plus the ASCII separators
 /// U+001C..U+001F, which CPython also counts as whitespace.
@@ -109,94 +104,6 @@ pub fn rfind_byte(hay: &[u8], needle: u8) -> Option<usize> {
     hay.iter().rposition(|&b| b == needle)
 }
 
-/// The longest line read, in bytes between two `\n` (the stock check's limit).
-pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
-
-/// The error at a line longer than `MAX_LINE_BYTES` (the stock check's `ValueError`).
-pub fn line_too_long() -> crate::model::ScrapeError {
-    crate::model::ScrapeError::value(format!(
-        "Response contains a line longer than {MAX_LINE_BYTES} bytes"
-    ))
-}
-
-/// The lines of an exposition: breaks are `\n`, `\r\n` and `\r`, as for the stock check, but
-/// not the other characters Python's `str.splitlines()` also breaks at (`\v`, `\f`, `\x1c`–`\x1e`,
-/// `\x85`, U+2028, U+2029): those are ordinary characters of a label value or HELP text (a
-/// deliberate fix; the stock check cuts the line there). A trailing break adds no empty line.
-/// Iteration stops at a line longer than `MAX_LINE_BYTES` (`too_long` then says so).
-pub struct Lines<'a> {
-    text: &'a str,
-    pos: usize,
-    /// The body has a `\r` somewhere; without one the scan looks for `\n` alone.
-    has_cr: bool,
-    /// Where the current `\n`-delimited stretch began (the limit counts from there, as the
-    /// stock check's stream does).
-    stretch_start: usize,
-    too_long: bool,
-}
-
-impl<'a> Lines<'a> {
-    pub fn new(text: &'a str) -> Self {
-        Lines {
-            text,
-            pos: 0,
-            has_cr: text.as_bytes().contains(&b'\r'),
-            stretch_start: 0,
-            too_long: false,
-        }
-    }
-
-    /// Iteration stopped at a line longer than `MAX_LINE_BYTES`.
-    pub fn too_long(&self) -> bool {
-        self.too_long
-    }
-}
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = &'a str;
-
-    #[inline]
-    fn next(&mut self) -> Option<&'a str> {
-        let start = self.pos;
-        if self.too_long {
-            return None;
-        }
-        let rest = self.text.get(start..).filter(|r| !r.is_empty())?;
-        let (end, next) = if self.has_cr {
-            match rest.find(['\n', '\r']) {
-                Some(i)
-                    if rest.as_bytes().get(i) == Some(&b'\r')
-                        && rest.as_bytes().get(i + 1) == Some(&b'\n') =>
-                {
-                    (start + i, start + i + 2)
-                }
-                Some(i) => (start + i, start + i + 1),
-                None => (self.text.len(), self.text.len()),
-            }
-        } else {
-            match find_byte(rest.as_bytes(), b'\n') {
-                Some(i) => (start + i, start + i + 1),
-                None => (self.text.len(), self.text.len()),
-            }
-        };
-        // the stretch since the last `\n`, through this line (and its `\r`, if any)
-        let stretch_end = if self.text.as_bytes().get(next.wrapping_sub(1)) == Some(&b'\n') {
-            next - 1
-        } else {
-            next
-        };
-        if stretch_end - self.stretch_start > MAX_LINE_BYTES {
-            self.too_long = true;
-            return None;
-        }
-        if stretch_end < next {
-            self.stretch_start = next;
-        }
-        self.pos = next;
-        self.text.get(start..end)
-    }
-}
-
 /// `repr(str)`, as Python writes it in error messages.
 pub fn py_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
@@ -233,103 +140,9 @@ pub fn py_repr(s: &str) -> String {
     out
 }
 
-/// The stock label unescaping (`\\` → `\`, `\n` → newline, `\"` → `"`; any other backslash is
-/// kept), applied left to right without overlaps.
-pub fn replace_escaping(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.peek() {
-                Some('\\') => {
-                    out.push('\\');
-                    chars.next();
-                }
-                Some('n') => {
-                    out.push('\n');
-                    chars.next();
-                }
-                Some('"') => {
-                    out.push('"');
-                    chars.next();
-                }
-                _ => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Whether the `"` at byte `pos` of `s` is escaped (preceded by an odd number of backslashes).
-#[inline]
-pub fn is_escaped(s: &[u8], pos: usize) -> bool {
-    let mut n = 0;
-    while pos > n && s[pos - 1 - n] == b'\\' {
-        n += 1;
-    }
-    n % 2 == 1
-}
-
-/// `METRIC_NAME_RE` (`[a-zA-Z_:][a-zA-Z0-9_:]*`), the legacy metric-name rule.
-pub fn is_legacy_metric_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    match b.first() {
-        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
-        _ => return false,
-    }
-    b.iter()
-        .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
-}
-
-/// `METRIC_LABEL_NAME_RE` (`[a-zA-Z_][a-zA-Z0-9_]*`).
-pub fn is_label_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    match b.first() {
-        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
-        _ => return false,
-    }
-    b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_break_at_newline_and_carriage_return_only() {
-        let text = "a\nb\r\nc\rd\u{2028}e\u{85}f\x1cg\x0bh\n";
-        let lines: Vec<&str> = Lines::new(text).collect();
-        assert_eq!(lines, ["a", "b", "c", "d\u{2028}e\u{85}f\x1cg\x0bh"]);
-        let lines: Vec<&str> = Lines::new("\n\nx").collect();
-        assert_eq!(lines, ["", "", "x"]);
-        let lines: Vec<&str> = Lines::new("x\r\n\r\ny\r").collect();
-        assert_eq!(lines, ["x", "", "y"]);
-        assert_eq!(Lines::new("").count(), 0);
-    }
-
-    #[test]
-    fn lines_stop_past_the_limit() {
-        let long = format!("a\n{}\nb\n", "x".repeat(MAX_LINE_BYTES + 1));
-        let mut lines = Lines::new(&long);
-        assert_eq!(lines.next(), Some("a"));
-        assert_eq!(lines.next(), None);
-        assert!(lines.too_long());
-        let at_limit = format!("{}\nb", "x".repeat(MAX_LINE_BYTES));
-        let lines: Vec<&str> = Lines::new(&at_limit).collect();
-        assert_eq!(lines.len(), 2);
-        // carriage returns do not end the stretch the limit counts
-        let cr = format!(
-            "{}\r{}\n",
-            "x".repeat(MAX_LINE_BYTES / 2),
-            "y".repeat(MAX_LINE_BYTES / 2 + 1)
-        );
-        let mut lines = Lines::new(&cr);
-        assert!(lines.next().is_some());
-        assert_eq!(lines.next(), None);
-        assert!(lines.too_long());
-    }
 
     #[test]
     fn byte_search_finds_the_first_and_last() {
@@ -361,10 +174,5 @@ mod tests {
         assert_eq!(py_repr("a'b\""), "'a\\'b\"'");
         assert_eq!(py_repr("\x01\n"), "'\\x01\\n'");
         assert_eq!(py_repr("é"), "'é'");
-    }
-
-    #[test]
-    fn unescaping() {
-        assert_eq!(replace_escaping(r#"a\\b\nc\"d\x"#), "a\\b\nc\"d\\x");
     }
 }

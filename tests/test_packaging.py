@@ -41,6 +41,8 @@ def test_wheel_contents(wheel):
     assert 'datadog_checks/nvidia_nim/data/conf.yaml.example' in names
     assert 'datadog_checks/nvidia_nim/data/auto_conf.yaml' in names
     assert any(n.startswith('datadog_checks/nvidia_nim/_core.') and n.endswith('.so') for n in names)
+    # the types of the extension module ship beside it
+    assert 'datadog_checks/nvidia_nim/_core.pyi' in names
     requires = [line for line in metadata.splitlines() if line.startswith('Requires-Dist:')]
     assert requires and all('datadog-checks-base' in line for line in requires)
     assert 'abi3' in wheel.name

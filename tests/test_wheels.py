@@ -62,6 +62,12 @@ def test_pure_wheel_installs_without_the_core(native_wheel, tmp_path):
     assert {str(p.relative_to(target)) for p in target.rglob('*.py')} == native_python
 
 
+def test_a_native_wheel_without_the_core_types_fails(native_wheel, tmp_path):
+    bad = rewrite(native_wheel, tmp_path / native_wheel.name, {wheels.CORE_STUB: None})
+    _, problems = wheels.check_wheel(bad)
+    assert f'missing {wheels.CORE_STUB}' in problems
+
+
 def test_a_wheel_shipping_the_namespace_init_fails(native_wheel, tmp_path):
     bad = rewrite(native_wheel, tmp_path / native_wheel.name, {'datadog_checks/__init__.py': b''})
     _, problems = wheels.check_wheel(bad)

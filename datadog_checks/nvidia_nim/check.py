@@ -18,6 +18,9 @@ except ImportError:  # pragma: no cover - depends on the Agent's base version
     MetricLimitIssueReporter = None
 
 from . import _core
+
+# Record kinds (the first item of each record the core returns), defined by the core
+from ._core import REC_BUCKET, REC_GAUGE, REC_METADATA, REC_MONOTONIC_COUNT, REC_RATE, REC_SERVICE_CHECK
 from .config import ScraperSettings
 from .config_models import ConfigMixin
 from .version import NimVersionMetadata
@@ -30,11 +33,6 @@ MAX_BODY_BYTES = 256 * 1024 * 1024
 
 # Where the core ends lines (not at the other characters str.splitlines() breaks at).
 LINE_BREAK = re.compile('\r\n|\r|\n')
-
-# Record kinds produced by the Rust core (first tuple item); the metric kinds are the aggregator's
-# metric type codes.
-REC_GAUGE, REC_RATE, REC_MONOTONIC_COUNT = 0, 1, 3
-REC_BUCKET, REC_SERVICE_CHECK, REC_METADATA = 10, 20, 30
 
 CORE_EXCEPTIONS = {
     'ValueError': ValueError,

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use nvidia_nim_core::scrape::decode_utf8;
-use nvidia_nim_core::{openmetrics, prom};
+use nvidia_nim_core::parse::{openmetrics, prom};
 
 fuzz_target!(|data: &[u8]| {
     let text = decode_utf8(data);

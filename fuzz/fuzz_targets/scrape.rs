@@ -5,10 +5,14 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use nvidia_nim_core::config::{ScraperConfig, TransformKind, Transformer};
-use nvidia_nim_core::model::{Family, MetricType, ScrapeResult};
-use nvidia_nim_core::scrape::{decode_utf8, scrape, scrape_streaming, FirstScrape, Format};
-use nvidia_nim_core::transform::{FamilyTransformer, Record, Resolve};
+use nvidia_nim_core::error::ScrapeResult;
+use nvidia_nim_core::model::{Family, MetricType};
+use nvidia_nim_core::scrape::{
+    decode_utf8, scrape, scrape_streaming, FirstScrape, Format, ScraperState,
+};
+use nvidia_nim_core::transform::config::{ScraperConfig, TransformKind, Transformer};
+use nvidia_nim_core::transform::record::Record;
+use nvidia_nim_core::transform::{FamilyTransformer, Resolve};
 
 struct MapAll(u8);
 
@@ -98,7 +102,7 @@ fuzz_target!(|data: &[u8]| {
     let clock = selector >> 4 == 4;
     // Streaming twice with one transformer (the second scrape reads the series cache) must give
     // what a fresh transformer gives with every record kept to the end.
-    let mut cached = FamilyTransformer::new();
+    let mut cached = ScraperState::default();
     let mut runs = Vec::new();
     for _ in 0..2 {
         let mut seen = Vec::new();
@@ -120,7 +124,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(out.records.is_empty());
         runs.push((seen, out.error));
     }
-    let mut fresh = FamilyTransformer::new();
+    let mut fresh = ScraperState::default();
     let out = scrape(
         &text,
         format,
@@ -130,7 +134,7 @@ fuzz_target!(|data: &[u8]| {
         first,
     );
     let mut kept = Vec::new();
-    describe(&out.records, &fresh, clock, &mut kept);
+    describe(&out.records, &fresh.transformer, clock, &mut kept);
     let strip = |seen: &[String]| -> Vec<String> {
         seen.iter()
             .filter(|s| !matches!(s.as_str(), "None" | "Some(true)" | "Some(false)"))

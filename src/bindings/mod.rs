@@ -12,12 +12,16 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::config::{ScraperConfig, Transformer};
-use crate::model::{Family, MetricType, ScrapeError, ScrapeResult};
-use crate::scrape::{choose_format, decode_utf8, scrape_streaming, FirstScrape, Format};
-use crate::transform::{FamilyTransformer, Record, Resolve};
+use crate::error::{ScrapeError, ScrapeResult};
+use crate::model::{Family, MetricType};
+use crate::scrape::{
+    choose_format, decode_utf8, scrape_streaming, FirstScrape, Format, ScraperState,
+};
+use crate::transform::config::{ScraperConfig, Transformer};
+use crate::transform::record::Record;
+use crate::transform::{FamilyTransformer, Resolve};
 use options::{convert_transformer, scraper_config};
-use submit::{DirectTarget, PyCaches, Submission};
+use submit::{DirectTarget, PyCaches, Submission, RECORD_KINDS};
 
 fn catch<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -108,7 +112,7 @@ const BODY_BUFFER_KEPT: usize = 32 << 20;
 #[pyclass(module = "datadog_checks.nvidia_nim._core")]
 pub struct Scraper {
     config: ScraperConfig,
-    transformer: FamilyTransformer,
+    state: ScraperState,
     caches: PyCaches,
     /// The body of the last scrape given in chunks (its capacity is reused).
     body_buffer: Vec<u8>,
@@ -131,7 +135,7 @@ impl Scraper {
                 .collect();
             Ok(Scraper {
                 config,
-                transformer: FamilyTransformer::new(),
+                state: ScraperState::default(),
                 caches: PyCaches::new(static_tags),
                 body_buffer: Vec::new(),
                 resolutions: HashMap::new(),
@@ -228,7 +232,7 @@ impl Scraper {
                 list: list.clone().unbind(),
                 error: None,
             };
-            let (config, transformer) = (&self.config, &mut self.transformer);
+            let (config, state) = (&self.config, &mut self.state);
             let first = first_scrape.then_some(FirstScrape { agent_start_time });
             // Parsing and transforming need no Python object: other threads run meanwhile. The
             // GIL is taken back to ask the resolver about a new family and to submit each batch
@@ -251,7 +255,7 @@ impl Scraper {
                     format,
                     config,
                     &mut py_resolver,
-                    transformer,
+                    state,
                     first,
                     Some(&mut flush),
                 )
@@ -262,11 +266,11 @@ impl Scraper {
             if buffer.capacity() <= BODY_BUFFER_KEPT {
                 self.body_buffer = buffer;
             }
-            self.last_processed = self.transformer.take_processed();
+            self.last_processed = self.state.transformer.take_processed();
             // the record vector's capacity serves the next scrape
             let mut records = output.records;
             records.clear();
-            self.transformer.spare_records = records;
+            self.state.transformer.spare_records = records;
             // A resolver or aggregator exception ends the scrape like a parse error, after the
             // records before it.
             let error = match (submit_error.or(py_error), output.error) {
@@ -282,7 +286,7 @@ impl Scraper {
 /// `str(float(s) or 0)`, the canonical bound string (exposed for property tests).
 #[pyfunction]
 fn canonical_number(s: &str) -> PyResult<String> {
-    crate::text::canonical_number(s).map_err(PyValueError::new_err)
+    crate::number::canonical_number(s).map_err(PyValueError::new_err)
 }
 
 /// Which parser a Content-Type selects: `"openmetrics"` or `"prometheus"`.
@@ -294,10 +298,14 @@ fn format_for(content_type: &str, use_latest_spec: bool) -> &'static str {
     }
 }
 
+/// The module; its Python types are in `datadog_checks/nvidia_nim/_core.pyi`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scraper>()?;
     m.add_function(wrap_pyfunction!(canonical_number, m)?)?;
     m.add_function(wrap_pyfunction!(format_for, m)?)?;
+    for (name, kind) in RECORD_KINDS {
+        m.add(name, kind)?;
+    }
     Ok(())
 }

@@ -7,8 +7,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::config::{HistogramOptions, LabelExcluder, ScraperConfig, TransformKind, Transformer};
-use crate::share::{ShareConfig, ShareSource};
+use crate::transform::config::{
+    HistogramOptions, LabelExcluder, PercentileConfig, ScraperConfig, TransformKind, Transformer,
+};
+use crate::transform::share::{ShareConfig, ShareSource};
 
 fn get_opt<'py>(options: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
     match options.get_item(key)? {
@@ -96,8 +98,7 @@ pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperCon
         target_info: get_bool(options, "target_info", false)?,
     };
     Ok(ScraperConfig {
-        // latency_percentiles (src/percentiles.rs)
-        percentiles: crate::percentiles::PercentileConfig::from_options(options)?,
+        percentiles: percentile_config(options)?,
         share,
         raw_metric_prefix: get_str(options, "raw_metric_prefix")?,
         exclude_by_labels,
@@ -127,6 +128,24 @@ pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperCon
             omit_bound_tags: get_bool(options, "collect_histograms_as_distributions", false)?,
             bound_tag_prefixes: get_strings(options, "histogram_bound_tag_prefixes")?,
         },
+    })
+}
+
+/// `options["latency_percentiles"]`: `None`, or `{"quantiles": [(q, suffix), ...], "histograms":
+/// [name, ...]}` as the Python config module validated it (src/percentiles.rs).
+fn percentile_config(options: &Bound<'_, PyDict>) -> PyResult<PercentileConfig> {
+    let Some(value) = get_opt(options, "latency_percentiles")? else {
+        return Ok(PercentileConfig::default());
+    };
+    let quantiles: Vec<(f64, String)> = value.get_item("quantiles")?.extract()?;
+    let histograms: Vec<String> = value.get_item("histograms")?.extract()?;
+    let quantiles = quantiles
+        .into_iter()
+        .filter(|(q, _)| *q > 0.0 && *q < 1.0)
+        .collect();
+    Ok(PercentileConfig {
+        quantiles,
+        histograms,
     })
 }
 

@@ -8,15 +8,27 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyList, PyString};
 
-use crate::transform::{BucketRecord, FamilyTransformer, Method, MetricRecord, Record, TagList};
+use crate::transform::record::{BucketRecord, Method, MetricRecord, Record, TagList};
+use crate::transform::FamilyTransformer;
 
-/// Record kinds as the Python check reads them (the first tuple item).
+/// Record kinds as the Python check reads them (the first tuple item); the metric kinds are the
+/// aggregator's metric type codes. The module exports them (`RECORD_KINDS`), the check imports them.
 const REC_GAUGE: u8 = 0;
 const REC_RATE: u8 = 1;
 const REC_MONOTONIC_COUNT: u8 = 3;
 const REC_BUCKET: u8 = 10;
 const REC_SERVICE_CHECK: u8 = 20;
 const REC_METADATA: u8 = 30;
+
+/// The record kinds under the names the module exports them.
+pub(super) const RECORD_KINDS: [(&str, u8); 6] = [
+    ("REC_GAUGE", REC_GAUGE),
+    ("REC_RATE", REC_RATE),
+    ("REC_MONOTONIC_COUNT", REC_MONOTONIC_COUNT),
+    ("REC_BUCKET", REC_BUCKET),
+    ("REC_SERVICE_CHECK", REC_SERVICE_CHECK),
+    ("REC_METADATA", REC_METADATA),
+];
 
 /// Python strings kept at most (tags, names, hostnames); past this the cache starts over, so that
 /// label values that never repeat cannot grow it without bound.

@@ -1,8 +1,11 @@
-//! The scraper options the Rust core applies per sample, already validated by the Python side.
+//! The scraper options the Rust core applies per sample, already validated by the Python side
+//! (the bindings read them from the options dict).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
+
+use super::share::ShareConfig;
 
 /// How histogram families are submitted (the resolved `collect_histogram_buckets`,
 /// `non_cumulative_histogram_buckets`, `histogram_buckets_as_distributions`,
@@ -73,6 +76,22 @@ impl fmt::Debug for LabelExcluder {
     }
 }
 
+/// The `latency_percentiles` option, validated: which quantiles, under which name suffixes, for
+/// which histograms (Datadog names, after the metric map).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PercentileConfig {
+    /// `(q, suffix)`, `0 < q < 1`, e.g. `(0.99, "p99")`.
+    pub quantiles: Vec<(f64, String)>,
+    /// Datadog names of the histograms that get estimates.
+    pub histograms: Vec<String>,
+}
+
+impl PercentileConfig {
+    pub fn is_enabled(&self) -> bool {
+        !self.quantiles.is_empty() && !self.histograms.is_empty()
+    }
+}
+
 /// Per-sample options of one scraper.
 #[derive(Clone, Debug, Default)]
 pub struct ScraperConfig {
@@ -87,9 +106,9 @@ pub struct ScraperConfig {
     /// Contains `<HOSTNAME>`; only the first occurrence is replaced.
     pub hostname_format: Option<String>,
     pub histogram: HistogramOptions,
-    pub share: crate::share::ShareConfig,
+    pub share: ShareConfig,
     /// `latency_percentiles` (src/percentiles.rs).
-    pub percentiles: crate::percentiles::PercentileConfig,
+    pub percentiles: PercentileConfig,
 }
 
 impl ScraperConfig {

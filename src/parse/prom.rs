@@ -4,199 +4,17 @@
 
 use std::borrow::Cow;
 
-use crate::model::{ErrorKind, Family, Labels, MetricType, Sample, ScrapeError, ScrapeResult};
-use crate::text::line_too_long;
-use crate::text::{
-    find_byte, float_error, is_escaped, is_legacy_metric_name, parse_sample_value, py_lstrip,
-    py_strip, replace_escaping, rfind_byte, Lines, Num,
+use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
+use crate::lex::{
+    is_legacy_metric_name, line_too_long, parse_value, scan_labels, split_quoted, unquote_unescape,
+    Lines,
 };
+use crate::model::{Family, Labels, MetricType, Sample};
+use crate::number::{float_error, Num};
+use crate::text::{find_byte, py_lstrip, py_strip, rfind_byte};
 
 /// Python's `string.whitespace`, the separators of `# HELP` / `# TYPE` lines.
 const ASCII_WS: &[u8] = b" \t\n\r\x0b\x0c";
-
-/// Index of the next byte of `chars` at or after `start` that is not inside double quotes.
-pub(crate) fn next_unquoted(text: &str, chars: &[u8], start: usize) -> Option<usize> {
-    let b = text.as_bytes();
-    let mut in_quotes = false;
-    for (i, &c) in b.iter().enumerate().skip(start) {
-        if c == b'"' && !is_escaped(b, i) {
-            in_quotes = !in_quotes;
-        }
-        if !in_quotes && chars.contains(&c) {
-            return Some(i);
-        }
-    }
-    None
-}
-
-/// Index of the last byte of `chars` outside double quotes (the scan stops before index 0).
-pub(crate) fn last_unquoted(text: &str, chars: &[u8]) -> Option<usize> {
-    let b = text.as_bytes();
-    let mut in_quotes = false;
-    let mut i = b.len();
-    while i > 1 {
-        i -= 1;
-        if b[i] == b'"' && !is_escaped(b, i) {
-            in_quotes = !in_quotes;
-        }
-        if !in_quotes && chars.contains(&b[i]) {
-            return Some(i);
-        }
-    }
-    None
-}
-
-/// prometheus_client's `_split_quoted(text, separators, maxsplit)`: split outside quotes, runs
-/// of separators count once, and the last token takes the rest of the line.
-pub(crate) fn split_quoted<'a>(text: &'a str, separators: &[u8], maxsplit: usize) -> Vec<&'a str> {
-    let mut tokens: Vec<&'a str> = vec![""];
-    let mut x = 0;
-    while x < text.len() {
-        match next_unquoted(text, separators, x) {
-            None => {
-                if let Some(last) = tokens.last_mut() {
-                    *last = &text[x..];
-                }
-                x = text.len();
-            }
-            Some(pos) if pos == x => x += 1,
-            Some(pos) => {
-                if maxsplit > 0 && tokens.len() > maxsplit {
-                    if let Some(last) = tokens.last_mut() {
-                        *last = &text[x..];
-                    }
-                    break;
-                }
-                if let Some(last) = tokens.last_mut() {
-                    *last = &text[x..pos];
-                }
-                x = pos + 1;
-                tokens.push("");
-            }
-        }
-    }
-    tokens
-}
-
-/// `_unquote_unescape`: strips, removes surrounding quotes, unescapes. Returns (text, quoted).
-pub(crate) fn unquote_unescape(text: &str) -> ScrapeResult<(Cow<'_, str>, bool)> {
-    if text.is_empty() {
-        return Ok((Cow::Borrowed(text), false));
-    }
-    let mut t = py_strip(text);
-    let mut quoted = false;
-    if t.is_empty() {
-        // `text.strip()[0]` of a text that was only whitespace
-        return Err(ScrapeError::new(
-            ErrorKind::Index,
-            "string index out of range",
-        ));
-    }
-    if t.starts_with('"') {
-        if t.len() == 1 || !t.ends_with('"') {
-            return Err(ScrapeError::value("missing close quote"));
-        }
-        t = &t[1..t.len() - 1];
-        quoted = true;
-    }
-    if t.contains('\\') {
-        Ok((Cow::Owned(replace_escaping(t)), quoted))
-    } else {
-        Ok((Cow::Borrowed(t), quoted))
-    }
-}
-
-/// Byte offset of the `n`-th character of `s` (clamped to its length), for the few places where
-/// the stock parser mixes indexes of two different strings.
-fn char_offset(s: &str, n: usize) -> usize {
-    s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
-}
-
-fn char_count(s: &str) -> usize {
-    s.chars().count()
-}
-
-/// Python slice `s[start:end]` on character indexes, clamped.
-fn char_slice(s: &str, start: usize, end: usize) -> &str {
-    let a = char_offset(s, start);
-    let b = char_offset(s, end);
-    if a >= b {
-        ""
-    } else {
-        &s[a..b]
-    }
-}
-
-/// The patched `_parse_labels` (prometheus_client 0.21.1): lenient about everything except a
-/// missing `=` or quote, which is an error (the caller then falls back). Each label goes to
-/// `on_label` as (name, raw value) in exposition order; the value is still escaped.
-fn scan_labels<'t>(
-    labels_string: &'t str,
-    on_label: &mut impl FnMut(&'t str, &'t str),
-) -> Result<(), ()> {
-    if find_byte(labels_string.as_bytes(), b'=').is_none() {
-        return Ok(());
-    }
-    let mut sub = labels_string;
-    while !sub.is_empty() {
-        let value_start = find_byte(sub.as_bytes(), b'=').ok_or(())?;
-        let label_name = &sub[..value_start];
-        sub = py_lstrip(&sub[value_start + 1..]);
-        let quote_start = find_byte(sub.as_bytes(), b'"').ok_or(())? + 1;
-        let value_substr = &sub[quote_start..];
-        let vb = value_substr.as_bytes();
-        let mut i = 0;
-        while i < vb.len() {
-            i = match vb.get(i..).and_then(|rest| find_byte(rest, b'"')) {
-                Some(p) => i + p,
-                None => return Err(()),
-            };
-            if !is_escaped(vb, i) {
-                break;
-            }
-            i += 1;
-        }
-        // The stock code slices `sub` with an index into `value_substr`; the two agree only when
-        // the quote follows `=` directly, which is the usual case and handled in bytes.
-        let (raw_value, rest) = if quote_start == 1 {
-            let end = (i + 1).min(sub.len());
-            let raw = if end > 1 { &sub[1..end] } else { "" };
-            let rest_start = (i + 2).min(sub.len());
-            (raw, &sub[rest_start..])
-        } else {
-            let quote_start_chars = char_count(&sub[..quote_start]);
-            let quote_end_chars = char_count(&value_substr[..i.min(value_substr.len())]) + 1;
-            let raw = char_slice(sub, quote_start_chars, quote_end_chars);
-            let rest = &sub[char_offset(sub, quote_end_chars + 1)..];
-            (raw, rest)
-        };
-        on_label(py_strip(label_name), raw_value);
-        let next_comma = find_byte(rest.as_bytes(), b',').map_or(0, |p| p + 1);
-        sub = py_lstrip(&rest[next_comma..]);
-    }
-    Ok(())
-}
-
-/// The labels of a block `scan_labels` accepted: unescaped, a repeated name replacing the value
-/// in place (a Python dict).
-pub(crate) fn validated_labels(labels_string: &str) -> Labels<'_> {
-    let mut labels = Labels::new();
-    // a block that fails here was never accepted by the parser; it yields what was read
-    let _ = scan_labels(labels_string, &mut |name, raw_value| {
-        let value = if raw_value.contains('\\') {
-            Cow::Owned(replace_escaping(raw_value))
-        } else {
-            Cow::Borrowed(raw_value)
-        };
-        labels.set(Cow::Borrowed(name), value);
-    });
-    labels
-}
-
-/// Parses one value token the stock way, as an `int` then a `float`.
-fn parse_value(token: &str) -> ScrapeResult<Num> {
-    parse_sample_value(token).map_err(ScrapeError::value)
-}
 
 /// The common value text ` <decimal>` (one space, then digits with an optional fraction and
 /// exponent, nothing after), read without the general tokenizer. `None` for anything else.
@@ -545,14 +363,5 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].samples.len(), 4);
         assert_eq!(f[1].name, "h_created");
-    }
-
-    #[test]
-    fn split_quoted_like_python() {
-        assert_eq!(
-            split_quoted("# HELP name  doc  text", ASCII_WS, 3),
-            ["#", "HELP", "name", "doc  text"]
-        );
-        assert_eq!(split_quoted("# TYPE", ASCII_WS, 3), ["#", "TYPE"]);
     }
 }

@@ -8,19 +8,20 @@ use std::collections::HashSet;
 
 use sample::{is_native_histogram_line, parse_sample};
 
-use crate::model::{Family, MetricType, Sample, ScrapeError, ScrapeResult, Timestamp};
-use crate::prom::{split_quoted, unquote_unescape};
-use crate::text::line_too_long;
-use crate::text::{float_error, is_legacy_metric_name, py_float, Lines, Num};
+use crate::error::{ScrapeError, ScrapeResult};
+use crate::lex::{is_legacy_metric_name, line_too_long, split_quoted, unquote_unescape, Lines};
+use crate::model::{Family, MetricType, Sample, Timestamp};
+use crate::number::{float_error, py_float, Num};
 
-fn type_suffixes(typ: Option<&str>) -> &'static [&'static str] {
+/// The suffixes of the sample names a family of this type holds.
+fn type_suffixes(typ: MetricType) -> &'static [&'static str] {
     match typ {
-        Some("counter") => &["_total", "_created"],
-        Some("summary") => &["", "_count", "_sum", "_created"],
-        Some("histogram") => &["_count", "_sum", "_bucket", "_created"],
-        Some("gaugehistogram") => &["_gcount", "_gsum", "_bucket"],
-        Some("info") => &["_info"],
-        _ => &[""],
+        MetricType::Counter => &["_total", "_created"],
+        MetricType::Summary => &["", "_count", "_sum", "_created"],
+        MetricType::Histogram => &["_count", "_sum", "_bucket", "_created"],
+        MetricType::GaugeHistogram => &["_gcount", "_gsum", "_bucket"],
+        MetricType::Info => &["_info"],
+        MetricType::Gauge | MetricType::Unknown | MetricType::StateSet => &[""],
     }
 }
 
@@ -70,12 +71,14 @@ fn timestamp_greater(a: &Timestamp, b: &Timestamp) -> ScrapeResult<bool> {
 }
 
 /// The labels that identify a sample's group (`_group_for_sample`), sorted.
-fn group_for_sample(sample: &Sample<'_>, name: &str, typ: &str) -> Vec<(String, String)> {
+fn group_for_sample(sample: &Sample<'_>, name: &str, typ: MetricType) -> Vec<(String, String)> {
     let skip: Option<&str> = match typ {
-        "info" => return Vec::new(),
-        "summary" if sample.name == name => Some("quantile"),
-        "stateset" => Some(name),
-        "histogram" | "gaugehistogram" if sample.name.strip_suffix("_bucket") == Some(name) => {
+        MetricType::Info => return Vec::new(),
+        MetricType::Summary if sample.name == name => Some("quantile"),
+        MetricType::StateSet => Some(name),
+        MetricType::Histogram | MetricType::GaugeHistogram
+            if sample.name.strip_suffix("_bucket") == Some(name) =>
+        {
             Some("le")
         }
         _ => None,
@@ -145,7 +148,7 @@ fn check_histogram(samples: &[Sample<'_>], name: &str) -> ScrapeResult<()> {
         if suffix.is_empty() {
             continue;
         }
-        let g = group_for_sample(s, name, "histogram");
+        let g = group_for_sample(s, name, MetricType::Histogram);
         if group.as_ref() != Some(&g)
             || timestamps_differ(&s.timestamp.as_deref().copied(), &timestamp)
         {
@@ -193,10 +196,29 @@ fn check_histogram(samples: &[Sample<'_>], name: &str) -> ScrapeResult<()> {
     Ok(())
 }
 
+/// A family's `# TYPE`, as read: a type, or a word that names none, which the stock parser
+/// rejects only once the family is complete (until then it reads the family as `unknown`).
+#[derive(Clone, Debug, PartialEq)]
+enum DeclaredType {
+    Known(MetricType),
+    Invalid(String),
+}
+
+impl DeclaredType {
+    /// The type of a `# TYPE` word other than `untyped` (which the parser refuses outright).
+    fn from_word(word: &str) -> Self {
+        match MetricType::from_type_word(word) {
+            Some(typ) => DeclaredType::Known(typ),
+            None => DeclaredType::Invalid(word.to_string()),
+        }
+    }
+}
+
 /// The family being read.
 struct Current<'a> {
     name: Cow<'a, str>,
-    typ: Option<String>,
+    /// `None` until a `# TYPE` line; a family started by a sample is `unknown`.
+    declared: Option<DeclaredType>,
     unit: Option<String>,
     has_help: bool,
     samples: Vec<Sample<'a>>,
@@ -208,10 +230,10 @@ struct Current<'a> {
 }
 
 impl<'a> Current<'a> {
-    fn new(name: Cow<'a, str>, typ: Option<String>, allowed: Vec<String>) -> Self {
+    fn new(name: Cow<'a, str>, declared: Option<DeclaredType>, allowed: Vec<String>) -> Self {
         Current {
             name,
-            typ,
+            declared,
             unit: None,
             has_help: false,
             samples: Vec::new(),
@@ -222,6 +244,14 @@ impl<'a> Current<'a> {
             group_series: HashSet::new(),
         }
     }
+
+    /// The type the family's samples are checked as: `unknown` without a valid `# TYPE`.
+    fn typ(&self) -> MetricType {
+        match self.declared {
+            Some(DeclaredType::Known(typ)) => typ,
+            Some(DeclaredType::Invalid(_)) | None => MetricType::Unknown,
+        }
+    }
 }
 
 /// `build_metric`: name clashes, unit rules, histogram checks, then the family.
@@ -229,10 +259,10 @@ fn build_family<'a>(
     cur: Current<'a>,
     seen_names: &mut HashSet<String>,
 ) -> ScrapeResult<Family<'a>> {
-    let typ = cur.typ.unwrap_or_else(|| "unknown".to_string());
+    let typ = cur.typ();
     let name = cur.name;
     let mut suffixes: Vec<&str> = vec![""];
-    for s in type_suffixes(Some(typ.as_str())) {
+    for s in type_suffixes(typ) {
         if !suffixes.contains(s) {
             suffixes.push(s);
         }
@@ -250,24 +280,23 @@ fn build_family<'a>(
             "Unit does not match metric name: {name}"
         )));
     }
-    if !unit.is_empty() && (typ == "info" || typ == "stateset") {
+    if !unit.is_empty() && matches!(typ, MetricType::Info | MetricType::StateSet) {
         return Err(ScrapeError::value(format!(
             "Units not allowed for this metric type: {name}"
         )));
     }
-    if typ == "histogram" || typ == "gaugehistogram" {
+    if matches!(typ, MetricType::Histogram | MetricType::GaugeHistogram) {
         check_histogram(&cur.samples, &name)?;
     }
     if name.is_empty() {
         return Err(ScrapeError::value("metric name cannot be empty"));
     }
-    let mtype = match MetricType::from_type_word(&typ) {
-        Some(t) if typ != "untyped" => t,
-        _ => return Err(ScrapeError::value(format!("Invalid metric type: {typ}"))),
-    };
+    if let Some(DeclaredType::Invalid(word)) = cur.declared {
+        return Err(ScrapeError::value(format!("Invalid metric type: {word}")));
+    }
     Ok(Family {
         name,
-        typ: mtype,
+        typ,
         samples: cur.samples,
     })
 }
@@ -333,7 +362,7 @@ pub fn parse<'a>(
                     c.has_help = true;
                 }
                 "TYPE" => {
-                    if c.typ.is_some() {
+                    if c.declared.is_some() {
                         return Err(ScrapeError::value(format!(
                             "More than one TYPE for metric: {line}"
                         )));
@@ -344,11 +373,11 @@ pub fn parse<'a>(
                             "Invalid TYPE for metric: {line}"
                         )));
                     }
-                    c.allowed = type_suffixes(Some(typ))
+                    c.declared = Some(DeclaredType::from_word(typ));
+                    c.allowed = type_suffixes(c.typ())
                         .iter()
                         .map(|s| format!("{}{}", c.name, s))
                         .collect();
-                    c.typ = Some(typ.to_string());
                 }
                 "UNIT" => {
                     if c.unit.is_some() {
@@ -363,7 +392,7 @@ pub fn parse<'a>(
         } else {
             let is_histogram = cur
                 .as_ref()
-                .is_some_and(|c| c.typ.as_deref() == Some("histogram"));
+                .is_some_and(|c| c.typ() == MetricType::Histogram);
             if is_histogram && is_native_histogram_line(line)? {
                 return Err(ScrapeError::value(format!(
                     "Native histogram samples are not supported: {line}"
@@ -384,7 +413,7 @@ pub fn parse<'a>(
                 let candidate: Cow<'a, str> = Cow::Owned(candidate.into_owned());
                 cur = Some(Current::new(
                     candidate,
-                    Some("unknown".to_string()),
+                    Some(DeclaredType::Known(MetricType::Unknown)),
                     vec![sample.name.to_string()],
                 ));
             }
@@ -393,8 +422,8 @@ pub fn parse<'a>(
             };
             check_sample(c, &sample, line)?;
             let name = c.name.clone();
-            let typ = c.typ.clone().unwrap_or_default();
-            let g = group_for_sample(&sample, &name, &typ);
+            let typ = c.typ();
+            let g = group_for_sample(&sample, &name, typ);
             if c.group.is_some() && c.group.as_ref() != Some(&g) && c.seen_groups.contains(&g) {
                 return Err(ScrapeError::value(format!(
                     "Invalid metric grouping: {line}"
@@ -407,7 +436,7 @@ pub fn parse<'a>(
                     )));
                 }
                 if let (Some(gt), Some(st)) = (&c.group_timestamp, &sample.timestamp) {
-                    if timestamp_greater(gt, st)? && typ != "info" {
+                    if timestamp_greater(gt, st)? && typ != MetricType::Info {
                         return Err(ScrapeError::value(format!(
                             "Timestamps went backwards within a group: {line}"
                         )));
@@ -426,7 +455,7 @@ pub fn parse<'a>(
             let timestamp = sample.timestamp.as_deref().copied();
             let duplicate = !timestamps_differ(&timestamp, &c.group_timestamp)
                 && c.group_series.contains(&series_id);
-            check_sample_value(&name, &typ, &sample, line)?;
+            check_sample_value(&name, typ, &sample, line)?;
             if !duplicate {
                 c.samples.push(sample);
             }
@@ -451,9 +480,9 @@ pub fn parse<'a>(
 /// The label checks done before grouping.
 fn check_sample(c: &Current<'_>, sample: &Sample<'_>, line: &str) -> ScrapeResult<()> {
     let name: &str = &c.name;
-    let typ = c.typ.as_deref().unwrap_or("");
+    let typ = c.typ();
     let sname: &str = &sample.name;
-    if typ == "stateset" && !sample.labels.contains(name) {
+    if typ == MetricType::StateSet && !sample.labels.contains(name) {
         return Err(ScrapeError::value(format!(
             "Stateset missing label: {line}"
         )));
@@ -477,7 +506,7 @@ fn check_sample(c: &Current<'_>, sample: &Sample<'_>, line: &str) -> ScrapeResul
             "Count value must be an integer: {line}"
         )));
     }
-    if typ == "summary" && name == sname {
+    if typ == MetricType::Summary && name == sname {
         let invalid = || ScrapeError::value(format!("Invalid quantile label: {line}"));
         match sample.labels.get("quantile") {
             None => return Err(invalid()),
@@ -493,19 +522,24 @@ fn check_sample(c: &Current<'_>, sample: &Sample<'_>, line: &str) -> ScrapeResul
 }
 
 /// The value checks done after grouping.
-fn check_sample_value(name: &str, typ: &str, sample: &Sample<'_>, line: &str) -> ScrapeResult<()> {
+fn check_sample_value(
+    name: &str,
+    typ: MetricType,
+    sample: &Sample<'_>,
+    line: &str,
+) -> ScrapeResult<()> {
     let v = sample.value.value;
-    if typ == "stateset" && v != 0.0 && v != 1.0 {
+    if typ == MetricType::StateSet && v != 0.0 && v != 1.0 {
         return Err(ScrapeError::value(format!(
             "Stateset samples can only have values zero and one: {line}"
         )));
     }
-    if typ == "info" && v != 1.0 {
+    if typ == MetricType::Info && v != 1.0 {
         return Err(ScrapeError::value(format!(
             "Info samples can only have value one: {line}"
         )));
     }
-    if typ == "summary" && name == sample.name && v < 0.0 {
+    if typ == MetricType::Summary && name == sample.name && v < 0.0 {
         return Err(ScrapeError::value(format!(
             "Quantile values cannot be negative: {line}"
         )));
@@ -522,9 +556,9 @@ fn check_sample_value(name: &str, typ: &str, sample: &Sample<'_>, line: &str) ->
         )));
     }
     if sample.has_exemplar {
-        let ok = ((typ == "histogram" || typ == "gaugehistogram")
+        let ok = (matches!(typ, MetricType::Histogram | MetricType::GaugeHistogram)
             && sample.name.ends_with("_bucket"))
-            || (typ == "counter" && sample.name.ends_with("_total"));
+            || (typ == MetricType::Counter && sample.name.ends_with("_total"));
         if !ok {
             return Err(ScrapeError::value(format!(
                 "Invalid line only histogram/gaugehistogram buckets and counters can have exemplars: {line}"
@@ -537,7 +571,7 @@ fn check_sample_value(name: &str, typ: &str, sample: &Sample<'_>, line: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ErrorKind;
+    use crate::error::ErrorKind;
 
     fn run(text: &str) -> (Vec<Family<'_>>, Option<ScrapeError>) {
         let mut out = Vec::new();
@@ -589,6 +623,21 @@ mod tests {
         let (f, e) = run(t);
         assert!(e.is_none(), "{e:?}");
         assert!(f[0].samples[0].has_exemplar);
+    }
+
+    #[test]
+    fn a_type_word_that_names_no_type_fails_once_its_family_is_read() {
+        let (f, e) = run("# TYPE a gauge\na 1\n# TYPE g weird\ng 1\n# EOF\n");
+        assert_eq!((f.len(), f[0].typ), (1, MetricType::Gauge));
+        assert_eq!(e.unwrap().message, "Invalid metric type: weird");
+        // until then its samples are checked as `unknown` ones
+        let (_, e) = run("# TYPE g weird\ng 1 # {a=\"1\"} 1\n# EOF\n");
+        assert!(e.unwrap().message.starts_with("Invalid line only"));
+        let (_, e) = run("# TYPE g untyped\n# EOF\n");
+        assert_eq!(
+            e.unwrap().message,
+            "Invalid TYPE for metric: # TYPE g untyped"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use crate::transform::{Method, TagList};
+use super::record::{Method, TagList};
 
 /// How a cached emission's value follows from the sample value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -16,6 +16,18 @@ pub enum ValueOp {
     Elapsed,
     /// `temporal_percent`: value / scale * 100.
     Percent(f64),
+}
+
+impl ValueOp {
+    /// The emitted value of a sample value, `now` being the scrape's clock in seconds.
+    #[inline]
+    pub fn apply(self, value: f64, now: f64) -> f64 {
+        match self {
+            ValueOp::Same => value,
+            ValueOp::Elapsed => now - value,
+            ValueOp::Percent(scale) => value / scale * 100.0,
+        }
+    }
 }
 
 /// One metric a series emits, all but the value.

@@ -2,14 +2,16 @@
 //! context (`non_cumulative_histogram_buckets`, `histogram_buckets_as_distributions`).
 
 use std::collections::HashMap;
-
-use crate::config::{HistogramOptions, ScraperConfig};
-use crate::model::{ScrapeError, ScrapeResult};
-use crate::record::{BucketRecord, Method, MetricRecord, Record, TagList};
-use crate::tags::LabelView;
-use crate::text::{canonical_float, float_error, py_float};
-use crate::transform::{metric, missing_upper_bound, Names, Prepared};
 use std::sync::Arc;
+
+use crate::error::{ScrapeError, ScrapeResult};
+use crate::number::{canonical_float, float_error, py_float};
+
+use super::config::{HistogramOptions, ScraperConfig};
+use super::emit::Names;
+use super::prepare::{missing_upper_bound, Prepared};
+use super::record::{BucketRecord, Method, MetricRecord, Record, TagList};
+use super::tags::LabelView;
 
 /// The label context of a bucket: every label but `upper_bound`, order-independent.
 fn context_key(labels: &LabelView<'_>) -> String {
@@ -126,7 +128,7 @@ pub(crate) fn emit_decumulated(
         } else if options.distributions && !options.counters_with_distributions {
             continue;
         } else if name.ends_with("_sum") {
-            out.push(metric(
+            out.push(Record::metric(
                 MonotonicCount,
                 &names.sum,
                 value,
@@ -134,7 +136,7 @@ pub(crate) fn emit_decumulated(
                 p.hostname,
             ));
         } else if name.ends_with("_count") {
-            out.push(metric(
+            out.push(Record::metric(
                 MonotonicCount,
                 &names.count,
                 value,

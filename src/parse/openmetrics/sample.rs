@@ -4,12 +4,14 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use crate::model::{Labels, Sample, ScrapeError, ScrapeResult, Timestamp};
-use crate::prom::{last_unquoted, next_unquoted, unquote_unescape};
-use crate::text::{
-    float_error, is_escaped, is_label_name, is_legacy_metric_name, parse_sample_value, py_float,
-    py_repr, py_strip, replace_escaping, Num,
+use crate::error::{ScrapeError, ScrapeResult};
+use crate::lex::{
+    closing_quote, is_label_name, is_legacy_metric_name, last_unquoted, next_unquoted, parse_value,
+    replace_escaping, unquote_unescape,
 };
+use crate::model::{Labels, Sample, Timestamp};
+use crate::number::{float_error, py_float, Num};
+use crate::text::{py_repr, py_strip};
 
 fn invalid_labels(text: &str) -> ScrapeError {
     ScrapeError::value(format!("Invalid labels: {text}"))
@@ -36,18 +38,7 @@ fn parse_labels_fast(text: &str) -> ScrapeResult<Labels<'_>> {
         if value_substr.is_empty() || value_substr.ends_with(',') {
             return Err(invalid_labels(text));
         }
-        let vb = value_substr.as_bytes();
-        let mut i = 0;
-        while i < vb.len() {
-            i = match value_substr[i..].find('"') {
-                Some(p) => i + p,
-                None => return Err(invalid_labels(text)),
-            };
-            if !is_escaped(vb, i) {
-                break;
-            }
-            i += 1;
-        }
+        let i = closing_quote(value_substr.as_bytes(), 0).ok_or_else(|| invalid_labels(text))?;
         let end = (i + 1).min(sub.len());
         let raw = &sub[1..end];
         let value = if raw.contains('\\') {
@@ -224,19 +215,8 @@ fn parse_exemplar_labels(labels_string: &str) -> ScrapeResult<usize> {
         if !value_term.starts_with('"') {
             return Err(invalid());
         }
-        let vb = value_term.as_bytes();
-        let mut i = 1;
-        while i < vb.len() {
-            i = match value_term[i..].find('"') {
-                Some(p) => i + p,
-                None => return Err(invalid()),
-            };
-            if !is_escaped(vb, i) {
-                break;
-            }
-            i += 1;
-        }
-        if i + 1 != vb.len() {
+        let i = closing_quote(value_term.as_bytes(), 1).ok_or_else(invalid)?;
+        if i + 1 != value_term.len() {
             return Err(invalid());
         }
         let (value, _) = unquote_unescape(value_term).map_err(|_| invalid())?;
@@ -294,10 +274,6 @@ fn py_int(s: &str) -> Option<i128> {
     }
     let cleaned: String = t.chars().filter(|c| *c != '_').collect();
     cleaned.parse::<i128>().ok()
-}
-
-fn parse_value(token: &str) -> ScrapeResult<Num> {
-    parse_sample_value(token).map_err(ScrapeError::value)
 }
 
 /// `_parse_remaining_text`: value, then optional timestamp and exemplar.

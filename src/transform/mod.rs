@@ -1,19 +1,34 @@
 //! From parsed families to submissions: the per-sample pipeline of the stock scraper (value
 //! filter, label normalization, tag building, hostname) followed by the per-type transformer.
+//!
+//! The layers, each using only the ones before it: `config` (the options, with `share`'s), `record`
+//! (what comes out), `tags` and `prepare` (the per-sample pipeline), `series` (the cache of what
+//! each series emits), `emit` and `histogram` (the per-type transformers), then the
+//! `FamilyTransformer` here, which runs a family through them.
+
+pub mod config;
+pub(crate) mod emit;
+pub(crate) mod histogram;
+pub(crate) mod prepare;
+pub mod record;
+pub(crate) mod series;
+pub(crate) mod share;
+pub(crate) mod tags;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{ScraperConfig, TransformKind, Transformer};
-use crate::model::{ErrorKind, Family, MetricType, Sample, ScrapeError, ScrapeResult};
-pub use crate::record::{
-    BucketRecord, MetadataRecord, Method, MetricRecord, Record, ServiceCheckRecord, Spill, TagList,
-    SPILL_BATCH,
-};
-use crate::series::{Emission, SeriesCache, ValueOp};
-use crate::share::LabelSharing;
-use crate::tags::{build_label_tags, hostname_for, LabelView, NumberCache};
+use crate::error::ScrapeResult;
+use crate::model::{Family, MetricType, Sample};
+
+use config::{ScraperConfig, TransformKind, Transformer};
+use emit::{emit_other, plan, Names};
+use prepare::{overflow_error, prepare, Prepared};
+use record::{MetricRecord, Record, TagList};
+use series::{Emission, SeriesCache, ValueOp};
+use share::LabelSharing;
+use tags::NumberCache;
 
 /// Decides, for each family (after prefix stripping), which transformer applies, or none.
 pub trait Resolve {
@@ -25,20 +40,17 @@ pub trait Resolve {
     }
 }
 
-/// A sample that passed the per-sample pipeline.
-pub(crate) struct Prepared<'s, 'a> {
-    pub sample: &'s Sample<'a>,
-    /// The labels after the stock normalization (`le` → trailing `upper_bound`, canonical
-    /// `quantile`), in the stock order.
-    pub labels: LabelView<'s>,
-    pub tags: Vec<String>,
-    pub hostname: String,
-}
+/// Records at which a transformer offers what it made so far to its `Spill`.
+pub const SPILL_BATCH: usize = 2048;
 
-impl Prepared<'_, '_> {
-    pub fn upper_bound(&self) -> Option<&str> {
-        self.labels.get("upper_bound")
-    }
+/// Takes records early, while a family is still being transformed (a streaming scrape submits
+/// them), so that the records of a big family never all exist at once.
+pub trait Spill {
+    fn spill(
+        &mut self,
+        records: &mut Vec<Record>,
+        transformer: &FamilyTransformer,
+    ) -> ScrapeResult<()>;
 }
 
 fn now_seconds() -> f64 {
@@ -46,29 +58,6 @@ fn now_seconds() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
-}
-
-/// Names derived from a transformer's Datadog name (`<name>.count` and friends), built once.
-pub(crate) struct Names {
-    pub base: Arc<str>,
-    pub count: Arc<str>,
-    pub sum: Arc<str>,
-    pub bucket: Arc<str>,
-    pub quantile: Arc<str>,
-    pub total: Arc<str>,
-}
-
-impl Names {
-    fn new(name: &str) -> Self {
-        Names {
-            base: Arc::from(name),
-            count: Arc::from(format!("{name}.count")),
-            sum: Arc::from(format!("{name}.sum")),
-            bucket: Arc::from(format!("{name}.bucket")),
-            quantile: Arc::from(format!("{name}.quantile")),
-            total: Arc::from(format!("{name}.total")),
-        }
-    }
 }
 
 /// Turns families into records for one scraper; keeps derived names across families and scrapes.
@@ -82,8 +71,6 @@ pub struct FamilyTransformer {
     pub series: SeriesCache,
     /// An empty record vector whose capacity the next scrape reuses.
     pub spare_records: Vec<Record>,
-    /// `latency_percentiles` state across scrapes (src/percentiles.rs).
-    pub percentiles: crate::percentiles::PercentileState,
 }
 
 impl Default for FamilyTransformer {
@@ -101,7 +88,6 @@ impl FamilyTransformer {
             sharing: LabelSharing::default(),
             series: SeriesCache::default(),
             spare_records: Vec::new(),
-            percentiles: Default::default(),
         }
     }
 
@@ -148,13 +134,7 @@ impl FamilyTransformer {
                     prepared.push(p);
                 }
             }
-            return crate::histogram::emit_decumulated(
-                &config.histogram,
-                config,
-                names,
-                prepared,
-                out,
-            );
+            return histogram::emit_decumulated(&config.histogram, config, names, prepared, out);
         }
         // Deliberate fix: an OpenMetrics counter's `_created` sample is its creation time, not a
         // count; the stock check submits it as a second `.count` value of the same context.
@@ -198,7 +178,7 @@ impl FamilyTransformer {
             if let Some(scope) = scope {
                 if let Some(entry) = self.series.get(scope, &sample.name, sample.label_text) {
                     self.processed += usize::from(entry.processed);
-                    let value = apply(entry.op, value, now);
+                    let value = entry.op.apply(value, now);
                     for slot in entry.first_slot..entry.first_slot + u32::from(entry.count) {
                         out.push(Record::Cached { slot, value });
                     }
@@ -275,7 +255,7 @@ impl FamilyTransformer {
                     hostname: hostname.clone(),
                 })
                 .collect();
-            let value = apply(op, value, now);
+            let value = op.apply(value, now);
             let first_slot = scope.and_then(|scope| {
                 let (name, labels) = (&sample.name, sample.label_text);
                 self.series
@@ -314,165 +294,4 @@ impl FamilyTransformer {
     pub fn end_scrape(&mut self) {
         self.series.end_scrape();
     }
-}
-
-fn overflow_error() -> ScrapeError {
-    ScrapeError::new(ErrorKind::Overflow, "int too large to convert to float")
-}
-
-#[inline]
-fn apply(op: ValueOp, value: f64, now: f64) -> f64 {
-    match op {
-        ValueOp::Same => value,
-        ValueOp::Elapsed => now - value,
-        ValueOp::Percent(scale) => value / scale * 100.0,
-    }
-}
-
-/// The stock `generate_sample_data` for one sample: `None` when the sample is skipped.
-fn prepare<'s, 'a>(
-    config: &ScraperConfig,
-    typ: MetricType,
-    sample: &'s Sample<'a>,
-    numbers: &mut NumberCache,
-) -> ScrapeResult<Option<Prepared<'s, 'a>>> {
-    if sample.value.overflow {
-        return Err(overflow_error());
-    }
-    let v = sample.value.value;
-    if v.is_nan() || v.is_infinite() {
-        return Ok(None);
-    }
-    let labels = LabelView::normalized(typ, &sample.labels, numbers)?;
-    let Some(tags) = build_label_tags(config, &labels) else {
-        return Ok(None);
-    };
-    let hostname = hostname_for(config, &labels);
-    Ok(Some(Prepared {
-        sample,
-        labels,
-        tags,
-        hostname,
-    }))
-}
-
-pub(crate) fn metric(
-    method: Method,
-    name: &Arc<str>,
-    value: f64,
-    tags: Vec<String>,
-    hostname: String,
-) -> Record {
-    Record::Metric(Box::new(MetricRecord {
-        method,
-        name: name.clone(),
-        value,
-        tags: Arc::new(TagList {
-            labels: tags,
-            with_static: true,
-            suffix: None,
-        }),
-        hostname: Arc::from(hostname),
-    }))
-}
-
-pub(crate) fn missing_upper_bound() -> ScrapeError {
-    ScrapeError::new(ErrorKind::Key, "upper_bound")
-}
-
-/// `<name>.sum` / `<name>.count` for a histogram's or summary's `_sum` / `_count` sample.
-fn sum_or_count<'n>(names: &'n Names, sample_name: &str) -> Option<&'n Arc<str>> {
-    if sample_name.ends_with("_sum") {
-        Some(&names.sum)
-    } else if sample_name.ends_with("_count") {
-        Some(&names.count)
-    } else {
-        None
-    }
-}
-
-/// The metrics the per-type transformer makes of one prepared sample: how their value follows
-/// from the sample value, and their (method, name): none, one, or two (`counter_gauge`). `None`
-/// for the transformers whose output is not a metric (`service_check`, `metadata`).
-#[allow(clippy::type_complexity)]
-fn plan<'n>(
-    config: &ScraperConfig,
-    transformer: &Transformer,
-    names: &'n Names,
-    family_name: &str,
-    p: &Prepared<'_, '_>,
-) -> ScrapeResult<Option<(ValueOp, Vec<(Method, &'n Arc<str>)>)>> {
-    use Method::*;
-    use ValueOp::Same;
-    let sample_name: &str = &p.sample.name;
-    let one = |op, method, name| Ok(Some((op, vec![(method, name)])));
-    let none = || Ok(Some((Same, Vec::new())));
-    match &transformer.kind {
-        TransformKind::Gauge => one(Same, Gauge, &names.base),
-        TransformKind::Counter => one(Same, MonotonicCount, &names.count),
-        TransformKind::Histogram => {
-            if let Some(name) = sum_or_count(names, sample_name) {
-                one(Same, MonotonicCount, name)
-            } else if config.histogram.collect_buckets && sample_name.ends_with("_bucket") {
-                let ub = p.upper_bound().ok_or_else(missing_upper_bound)?;
-                if ub.ends_with("inf") {
-                    return none();
-                }
-                one(Same, MonotonicCount, &names.bucket)
-            } else {
-                none()
-            }
-        }
-        TransformKind::Summary => match sum_or_count(names, sample_name) {
-            Some(name) => one(Same, MonotonicCount, name),
-            None if sample_name == family_name => one(Same, Gauge, &names.quantile),
-            None => none(),
-        },
-        TransformKind::TimeElapsed => one(ValueOp::Elapsed, Gauge, &names.base),
-        TransformKind::Rate => one(Same, Rate, &names.base),
-        TransformKind::CounterGauge => Ok(Some((
-            Same,
-            vec![(Gauge, &names.total), (MonotonicCount, &names.count)],
-        ))),
-        TransformKind::TemporalPercent(scale) => one(ValueOp::Percent(*scale), Rate, &names.base),
-        TransformKind::ServiceCheck(_) | TransformKind::Metadata(_) => Ok(None),
-    }
-}
-
-/// The `service_check` and `metadata` transformers.
-fn emit_other(
-    transformer: &Transformer,
-    names: &Names,
-    p: Prepared<'_, '_>,
-    out: &mut Vec<Record>,
-) -> ScrapeResult<()> {
-    match &transformer.kind {
-        TransformKind::ServiceCheck(status_map) => {
-            // int() truncates toward zero
-            let key = p.sample.value.value.trunc();
-            let status = if key.abs() < 9.2e18 {
-                status_map.get(&(key as i64)).copied().unwrap_or(3)
-            } else {
-                3
-            };
-            out.push(Record::ServiceCheck(Box::new(ServiceCheckRecord {
-                name: names.base.clone(),
-                status,
-                hostname: p.hostname,
-            })));
-        }
-        TransformKind::Metadata(label) => {
-            let value = p
-                .labels
-                .get(label)
-                .ok_or_else(|| ScrapeError::new(ErrorKind::Key, label.clone()))?;
-            out.push(Record::Metadata(Box::new(MetadataRecord {
-                id: transformer.id,
-                name: names.base.clone(),
-                value: value.to_string(),
-            })));
-        }
-        _ => {}
-    }
-    Ok(())
 }

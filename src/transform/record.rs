@@ -1,10 +1,6 @@
-//! Records: the submissions a scrape makes, in the order the stock check makes them, and how
-//! they are handed over while a scrape runs.
+//! Records: the submissions a scrape makes, in the order the stock check makes them.
 
 use std::sync::Arc;
-
-use crate::model::ScrapeResult;
-use crate::transform::FamilyTransformer;
 
 /// The AgentCheck submission method a metric record goes through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +64,30 @@ pub struct MetadataRecord {
     pub value: String,
 }
 
+impl Record {
+    /// A metric record of its own (not a cached series) with the sample's label tags and the
+    /// static tags.
+    pub fn metric(
+        method: Method,
+        name: &Arc<str>,
+        value: f64,
+        tags: Vec<String>,
+        hostname: String,
+    ) -> Record {
+        Record::Metric(Box::new(MetricRecord {
+            method,
+            name: name.clone(),
+            value,
+            tags: Arc::new(TagList {
+                labels: tags,
+                with_static: true,
+                suffix: None,
+            }),
+            hostname: Arc::from(hostname),
+        }))
+    }
+}
+
 /// The tags of one record: label tags, then (when `with_static`) the scraper's static tags, then
 /// the optional suffix tag (`lower_bound:` of non-cumulative buckets).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -89,17 +109,4 @@ impl TagList {
         }
         out
     }
-}
-
-/// Records at which a transformer offers what it made so far to its `Spill`.
-pub const SPILL_BATCH: usize = 2048;
-
-/// Takes records early, while a family is still being transformed (a streaming scrape submits
-/// them), so that the records of a big family never all exist at once.
-pub trait Spill {
-    fn spill(
-        &mut self,
-        records: &mut Vec<Record>,
-        transformer: &FamilyTransformer,
-    ) -> ScrapeResult<()>;
 }

@@ -4,9 +4,10 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::config::ScraperConfig;
-use crate::model::{Labels, MetricType, ScrapeError, ScrapeResult};
-use crate::text::canonical_number;
+use super::config::ScraperConfig;
+use crate::error::{ScrapeError, ScrapeResult};
+use crate::model::{Labels, MetricType};
+use crate::number::canonical_number;
 
 /// Canonical forms of `le` / `quantile` texts already seen (a scrape repeats the same few bounds
 /// for every series).
