@@ -33,6 +33,8 @@ class NimVersionMetadata:
 
     # monotonic time of the last successful lookup (None: look it up after the next good scrape)
     _version_checked_at: float | None = None
+    # (major, minor, patch) of the release last read
+    _nim_release: tuple[str, str, str] | None = None
 
     def version_lookup_due_now(self) -> None:
         self._version_checked_at = None
@@ -45,17 +47,18 @@ class NimVersionMetadata:
         return checked is None or time.monotonic() - checked >= VERSION_REFRESH_SECONDS
 
     def submit_version_metadata(self, endpoint: str) -> None:
-        """Version metadata from `/v1/version`, set when it is read (after a good scrape, when due).
-        Between lookups nothing is done: the Agent keeps the value last set, and setting the same
-        value again changes nothing there. A failure here is logged and does not fail the run: the
-        metrics of the run are already submitted and valid."""
-        if not self._version_due() or not self.is_metadata_collection_enabled():
+        """Version metadata from `/v1/version`, set after every good scrape as the stock check
+        sets it, from the release last read. A failure here is logged and does not fail the run:
+        the metrics of the run are already submitted and valid."""
+        if not self.is_metadata_collection_enabled():
             return
-        release = self._read_release(version_url(endpoint))
-        if release is None:
+        if self._version_due():
+            self._nim_release = self._read_release(version_url(endpoint))
+            if self._nim_release is not None:
+                self._version_checked_at = time.monotonic()
+        if self._nim_release is None:
             return
-        self._version_checked_at = time.monotonic()
-        major, minor, patch = release
+        major, minor, patch = self._nim_release
         self.set_metadata(
             'version',
             f'{major}.{minor}.{patch}',
