@@ -17,7 +17,7 @@ use crate::model::{Family, MetricType, ScrapeError, ScrapeResult};
 use crate::scrape::{choose_format, decode_utf8, scrape_streaming, FirstScrape, Format};
 use crate::transform::{FamilyTransformer, Record, Resolve};
 use options::{convert_transformer, scraper_config};
-use submit::{DirectTarget, PyCaches, Submission};
+use submit::{method_codes, DirectTarget, PyCaches, Submission};
 
 fn catch<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -218,6 +218,7 @@ impl Scraper {
                     check_id: t.get_item(2)?.unbind(),
                     namespaced: t.get_item(3)?.unbind(),
                     flush_first_value: t.get_item(4)?.is_truthy()?,
+                    method_codes: method_codes(py)?,
                 }),
                 None => None,
             };
