@@ -54,6 +54,8 @@ class PayloadServer:
         self.extra_headers: dict[str, str] = {}
         self.version_body = fixture_bytes('nim_version.json')
         self.requests: list[tuple[str, dict[str, str]]] = []
+        # (path, client port) of each request: which connection it came on
+        self.peers: list[tuple[str, int]] = []
         # seconds to wait before answering; path -> Location of a 302 answer
         self.delay = 0.0
         self.redirects: dict[str, str] = {}
@@ -67,6 +69,7 @@ class PayloadServer:
 
             def do_GET(self):
                 server.requests.append((self.path, dict(self.headers)))
+                server.peers.append((self.path, self.client_address[1]))
                 if server.delay:
                     time.sleep(server.delay)
                 if self.path in server.redirects:

@@ -1,5 +1,7 @@
 """Each deliberate difference from the stock check, showing the stock behaviour and ours."""
 
+import socket
+
 import pytest
 from common import (
     OM_CONTENT_TYPE,
@@ -156,3 +158,38 @@ def test_an_explicit_charset_decodes_as_in_the_stock_check(aggregator, content_t
         assert NvidiaNIMCheck('nvidia_nim', {}, [instance]).run() == ''
         ours = model_tags(aggregator)
     assert stock == ours == [expected]
+
+
+PROXY_VARIABLES = (
+    'http_proxy',
+    'https_proxy',
+    'all_proxy',
+    'no_proxy',
+    'HTTP_PROXY',
+    'HTTPS_PROXY',
+    'ALL_PROXY',
+    'NO_PROXY',
+)
+
+
+def test_proxy_variables_are_read_at_the_first_request(aggregator, monkeypatch):
+    # The stock check (requests) reads the proxy variables of the process environment at every
+    # request; ours once per check instance, at its first request (the Agent's environment does not
+    # change while it runs, and reading it costs about as much as parsing a one-model scrape).
+    # Set before a check is created, they are honoured by both (test_differential.py).
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        dead_proxy = f'http://127.0.0.1:{s.getsockname()[1]}'
+    with PayloadServer(fixture_bytes('nim_metrics.txt')) as server:
+        instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
+        stock = StockNvidiaNIMCheck('nvidia_nim', {}, [dict(instance)])
+        ours = NvidiaNIMCheck('nvidia_nim', {}, [dict(instance)])
+        assert stock.run() == '' and ours.run() == ''
+        monkeypatch.setenv('HTTP_PROXY', dead_proxy)
+        stock_error = run_error(stock.run())
+        assert ours.run() == ''
+        # a check created now reads it, as the stock check does
+        assert run_error(NvidiaNIMCheck('nvidia_nim', {}, [dict(instance)]).run()) == stock_error
+    assert 'Unable to connect to proxy' in stock_error

@@ -744,6 +744,10 @@ def slow(server):
     server.delay = 0.5
 
 
+def set_cookie(server):
+    server.extra_headers['Set-Cookie'] = 'sticky=nim-0; Path=/'
+
+
 # name -> (instance options (or a callable of the server and a temporary directory), init_config, server setup)
 HTTP_CASES = {
     'headers_replace_defaults': ({'headers': {'X-Test': '1'}}, {}, None),
@@ -827,6 +831,10 @@ HTTP_CASES = {
         None,
     ),
     'unknown_auth_type': ({'auth_type': 'bogus', 'username': 'u', 'password': 'p'}, {}, None),
+    # a cookie set by the endpoint (a load balancer's sticky session, say) is sent back only on a
+    # kept session
+    'cookie_not_kept_between_runs': ({}, {}, set_cookie),
+    'cookie_kept_with_persist_connections': ({'persist_connections': True}, {}, set_cookie),
 }
 
 
@@ -883,6 +891,242 @@ def test_https_options(aggregator, datadog_agent, certificate, case):
 
     results = run_both(aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, options, tls=certificate)
     assert_identical(results)
+
+
+# --- HTTP settings from the environment, connections and cookies ------------------------------------
+# Ours reads the environment's proxy and CA-bundle variables once per check instance, at its first
+# request (transport.py); set before the check is created, they are honoured as by the stock check
+# (changed while the check runs: test_differences.py). ~/.netrc is still read at every request.
+
+ENVIRONMENT_VARIABLES = (
+    'http_proxy',
+    'https_proxy',
+    'all_proxy',
+    'no_proxy',
+    'HTTP_PROXY',
+    'HTTPS_PROXY',
+    'ALL_PROXY',
+    'NO_PROXY',
+    'REQUESTS_CA_BUNDLE',
+    'CURL_CA_BUNDLE',
+    'NETRC',
+)
+PROXIED_ENDPOINT = {'openmetrics_endpoint': 'http://nim.invalid/metrics'}
+
+
+@pytest.fixture
+def environment(monkeypatch, tmp_path):
+    """Sets the given variables, with every proxy, CA-bundle and netrc variable of the machine
+    removed first (NETRC points at no file unless given)."""
+
+    def set_variables(variables: dict[str, str]) -> None:
+        for name in ENVIRONMENT_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv('NETRC', str(tmp_path / 'no-netrc'))
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+
+    return set_variables
+
+
+def netrc_for(directory: Path, host: str) -> str:
+    path = directory / 'netrc'
+    path.write_text(f'machine {host} login netrc-user password netrc-secret\n')
+    return str(path)
+
+
+def redirect_to_proxied_host(server):
+    server.redirects['/metrics'] = 'http://nim.invalid/real/metrics'
+
+
+def redirect_out_of_the_proxy(server):
+    server.redirects['http://nim.invalid/metrics'] = f'{server.base_url}/real/metrics'
+
+
+# name -> (environment, instance options, server setup); the environment and the options are
+# mappings or callables of (server, temporary directory). The server itself answers as a proxy
+# (requests for absolute URLs), so that a proxied request is seen and compared too.
+ENVIRONMENT_CASES = {
+    'proxy': (lambda server, tmp: {'HTTP_PROXY': server.base_url}, PROXIED_ENDPOINT, None),
+    'proxy_lowercase': (lambda server, tmp: {'http_proxy': server.base_url}, PROXIED_ENDPOINT, None),
+    'all_proxy': (lambda server, tmp: {'ALL_PROXY': server.base_url}, PROXIED_ENDPOINT, None),
+    'dead_proxy': (lambda server, tmp: {'HTTP_PROXY': f'http://127.0.0.1:{dead_port()}'}, {}, None),
+    'https_proxy_not_for_http': (lambda server, tmp: {'HTTPS_PROXY': f'http://127.0.0.1:{dead_port()}'}, {}, None),
+    'no_proxy_host_bypassed': (
+        lambda server, tmp: {'HTTP_PROXY': f'http://127.0.0.1:{dead_port()}', 'NO_PROXY': 'example.com,127.0.0.1'},
+        {},
+        None,
+    ),
+    'no_proxy_star': (lambda server, tmp: {'http_proxy': f'http://127.0.0.1:{dead_port()}', 'no_proxy': '*'}, {}, None),
+    'no_proxy_other_host': (
+        lambda server, tmp: {'HTTP_PROXY': server.base_url, 'NO_PROXY': 'example.com'},
+        PROXIED_ENDPOINT,
+        None,
+    ),
+    'skip_proxy_over_environment': (
+        lambda server, tmp: {'HTTP_PROXY': f'http://127.0.0.1:{dead_port()}'},
+        {'skip_proxy': True},
+        None,
+    ),
+    'instance_proxy_over_environment': (
+        lambda server, tmp: {'HTTP_PROXY': f'http://127.0.0.1:{dead_port()}'},
+        lambda server, tmp: {**PROXIED_ENDPOINT, 'proxy': {'http': server.base_url}},
+        None,
+    ),
+    'instance_no_proxy_over_environment': (
+        lambda server, tmp: {'HTTP_PROXY': f'http://127.0.0.1:{dead_port()}'},
+        lambda server, tmp: {'proxy': {'http': f'http://127.0.0.1:{dead_port()}', 'no_proxy': ['127.0.0.1']}},
+        None,
+    ),
+    'skip_proxy_with_persist_connections': (
+        lambda server, tmp: {'HTTP_PROXY': f'http://127.0.0.1:{dead_port()}'},
+        {'skip_proxy': True, 'persist_connections': True},
+        None,
+    ),
+    'proxy_with_persist_connections': (
+        lambda server, tmp: {'HTTP_PROXY': server.base_url},
+        {**PROXIED_ENDPOINT, 'persist_connections': True},
+        None,
+    ),
+    'netrc': (lambda server, tmp: {'NETRC': netrc_for(tmp, '127.0.0.1')}, {}, None),
+    'netrc_under_basic_auth': (
+        lambda server, tmp: {'NETRC': netrc_for(tmp, '127.0.0.1')},
+        {'username': 'user', 'password': 'secret'},
+        None,
+    ),
+    'netrc_with_persist_connections': (
+        lambda server, tmp: {'NETRC': netrc_for(tmp, '127.0.0.1')},
+        {'persist_connections': True},
+        None,
+    ),
+    # each hop of a redirect reads the environment: the new host is proxied (and its netrc entry
+    # used) although the endpoint's host is not
+    'redirect_to_a_proxied_host': (
+        lambda server, tmp: {
+            'HTTP_PROXY': server.base_url,
+            'NO_PROXY': '127.0.0.1',
+            'NETRC': netrc_for(tmp, 'nim.invalid'),
+        },
+        {},
+        redirect_to_proxied_host,
+    ),
+    'redirect_out_of_the_proxy': (
+        lambda server, tmp: {'HTTP_PROXY': server.base_url, 'NO_PROXY': '127.0.0.1'},
+        PROXIED_ENDPOINT,
+        redirect_out_of_the_proxy,
+    ),
+    'redirect_not_followed_through_proxy': (
+        lambda server, tmp: {'HTTP_PROXY': server.base_url},
+        {**PROXIED_ENDPOINT, 'allow_redirects': False},
+        redirect_out_of_the_proxy,
+    ),
+    'ca_bundle_on_plain_http': (lambda server, tmp: {'REQUESTS_CA_BUNDLE': '/nonexistent/ca.pem'}, {}, None),
+}
+
+
+def resolved(value, server, tmp):
+    return value(server, tmp) if callable(value) else value
+
+
+@pytest.mark.parametrize('case', sorted(ENVIRONMENT_CASES))
+def test_http_environment(aggregator, datadog_agent, environment, tmp_path, case):
+    variables, options, setup = ENVIRONMENT_CASES[case]
+
+    def instance_options(server):
+        environment(resolved(variables, server, tmp_path))  # set before the checks are created
+        return resolved(options, server, tmp_path)
+
+    results = run_both(aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, instance_options, setup=setup)
+    assert_identical(results)
+
+
+def test_http_environment_cases_reach_the_server(aggregator, datadog_agent, environment, tmp_path):
+    # the proxied and the netrc cases are seen by the server as such (they test what they say)
+    variables, options, setup = ENVIRONMENT_CASES['redirect_to_a_proxied_host']
+
+    def instance_options(server):
+        environment(resolved(variables, server, tmp_path))
+        return {}
+
+    results = run_both(aggregator, datadog_agent, [FIXTURE], PROM_CONTENT_TYPE, instance_options, setup=setup)
+    stock_requests = results[0][0]['requests']
+    assert [path for path, _ in stock_requests] == ['/metrics', 'http://nim.invalid/real/metrics']
+    assert 'Authorization' not in stock_requests[0][1] and stock_requests[1][1]['Authorization'].startswith('Basic ')
+
+
+# name -> (environment, instance options), given the server's (certificate file, key file)
+HTTPS_ENVIRONMENT_CASES = {
+    # the wrapper's TLS adapter verifies with its own context: the CA-bundle variables are not used
+    'ca_bundle_not_used_for_https': lambda server, cert: ({'REQUESTS_CA_BUNDLE': cert}, {}),
+    'curl_ca_bundle_not_used_for_https': lambda server, cert: ({'CURL_CA_BUNDLE': cert}, {}),
+    'dead_https_proxy': lambda server, cert: (
+        {'HTTPS_PROXY': f'http://127.0.0.1:{dead_port()}'},
+        {'tls_ca_cert': cert},
+    ),
+    'https_no_proxy_host_bypassed': lambda server, cert: (
+        {'HTTPS_PROXY': f'http://127.0.0.1:{dead_port()}', 'NO_PROXY': '127.0.0.1'},
+        {'tls_ca_cert': cert},
+    ),
+}
+
+
+@pytest.mark.parametrize('case', sorted(HTTPS_ENVIRONMENT_CASES))
+def test_https_environment(aggregator, datadog_agent, environment, certificate, case):
+    def instance_options(server):
+        variables, options = HTTPS_ENVIRONMENT_CASES[case](server, certificate[0])
+        environment(variables)
+        return options
+
+    results = run_both(
+        aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, instance_options, tls=certificate
+    )
+    assert_identical(results)
+
+
+@pytest.mark.parametrize('ca_bundle', [True, False], ids=['ca_bundle', 'no_ca_bundle'])
+def test_redirect_from_http_to_https(aggregator, datadog_agent, environment, certificate, ca_bundle):
+    # a new session's own HTTPS adapter follows the redirect, verifying with the CA-bundle variable
+    with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=certificate) as https_server:
+        environment({'REQUESTS_CA_BUNDLE': certificate[0]} if ca_bundle else {})
+
+        def to_https(server):
+            server.redirects['/metrics'] = f'{https_server.base_url}/metrics'
+
+        results = run_both(aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, setup=to_https)
+    assert_identical(results)
+    assert all((stock_error is None) == ca_bundle for _, stock_error, _, _ in results)
+
+
+def connection_pattern(server) -> list[bool]:
+    """For each metrics request, whether it came on a connection that an earlier request used."""
+    seen = set()
+    pattern = []
+    for path, port in server.peers:
+        if not path.endswith('/v1/version'):
+            pattern.append(port in seen)
+        seen.add(port)
+    return pattern
+
+
+@pytest.mark.parametrize(
+    'scheme, options, expected',
+    [
+        ('http', {}, [False] * RUNS),
+        ('http', {'persist_connections': True}, [False] + [True] * (RUNS - 1)),
+        # the wrapper's TLS adapters are shared by its sessions: their connections are kept
+        ('https', {}, [False] + [True] * (RUNS - 1)),
+        ('https', {'persist_connections': True}, [False] + [True] * (RUNS - 1)),
+    ],
+)
+def test_connections_per_run(aggregator, certificate, scheme, options, expected):
+    patterns = []
+    for cls in (StockNvidiaNIMCheck, NvidiaNIMCheck):
+        with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=certificate if scheme == 'https' else None) as server:
+            tls = {'tls_ca_cert': certificate[0]} if scheme == 'https' else {}
+            check = cls('nvidia_nim', {}, [{'openmetrics_endpoint': server.base_url + '/metrics', **tls, **options}])
+            assert [check.run() for _ in range(RUNS)] == [''] * RUNS
+            patterns.append(connection_pattern(server))
+    assert patterns == [expected, expected]
 
 
 # --- Configuration errors ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from . import _core
 from ._core import REC_BUCKET, REC_GAUGE, REC_METADATA, REC_MONOTONIC_COUNT, REC_RATE, REC_SERVICE_CHECK
 from .config import ScraperSettings
 from .config_models import ConfigMixin
+from .transport import Transport, transport_for
 from .version import NimVersionMetadata
 
 ACCEPT_PROMETHEUS = 'text/plain'
@@ -66,6 +67,8 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
         super().__init__(name, init_config, instances)
         self.settings: ScraperSettings | None = None
         self._core: _core.Scraper | None = None
+        # the metrics request's transport, made at the first request
+        self._transport: Transport | None = None
         # None until the first successful scrape, then True; False after a failure that follows one.
         self._flush_first_value: bool | None = None
         self.check_initializations.append(self._configure)
@@ -113,7 +116,9 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
             accept = ACCEPT_OPENMETRICS if settings.use_latest_spec else ACCEPT_PROMETHEUS
             options['extra_headers'] = {'Accept': accept}
         try:
-            response = self.http.get(settings.endpoint, **options)
+            if self._transport is None:
+                self._transport = transport_for(self, settings.endpoint)
+            response = self._transport.get(**options)
         except Exception as e:
             self._health(AgentCheck.CRITICAL, message=str(e))
             raise
@@ -150,7 +155,9 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
             pass
         return [b''.join(chunks).decode(encoding, errors='replace').encode('utf-8')]
 
-    def _scrape(self, settings: ScraperSettings) -> None:
+    def _download(self, settings: ScraperSettings) -> tuple[str, list[bytes]] | None:
+        """The endpoint's Content-Type and body (as UTF-8), the health check sent; None when the
+        endpoint cannot be reached and `ignore_connection_errors` is set."""
         try:
             response = self._fetch(settings)
         except RequestsConnectionError:
@@ -158,7 +165,7 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
                 raise
             self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
             self.version_lookup_due_now()
-            return
+            return None
         with response:
             content_type = response.headers.get('Content-Type', '')
             try:
@@ -170,7 +177,7 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
                 if isinstance(e, RequestsConnectionError) and settings.ignore_connection_errors:
                     self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
                     self.version_lookup_due_now()
-                    return
+                    return None
                 raise
             self._health(AgentCheck.OK)
             if settings.telemetry:
@@ -178,7 +185,17 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
                 size = int(length) if length is not None else sum(map(len, raw))
                 self.gauge('telemetry.payload.size', size, tags=list(settings.static_tags))
             # the declared charset, else UTF-8 (requests would fall back to ISO-8859-1 for text/*)
-            body = self._as_utf8(raw, response.encoding if declares_charset(content_type) else None)
+            return content_type, self._as_utf8(raw, response.encoding if declares_charset(content_type) else None)
+
+    def _scrape(self, settings: ScraperSettings) -> None:
+        try:
+            download = self._download(settings)
+        finally:
+            if self._transport is not None:
+                self._transport.release()
+        if download is None:
+            return
+        content_type, body = download
         if settings.raw_line_filter is not None:
             body = self._filter_lines(settings, body)
         direct = None

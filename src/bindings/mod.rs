@@ -21,7 +21,7 @@ use crate::transform::config::{ScraperConfig, Transformer};
 use crate::transform::record::Record;
 use crate::transform::{FamilyTransformer, Resolve};
 use options::{convert_transformer, scraper_config};
-use submit::{DirectTarget, PyCaches, Submission, RECORD_KINDS};
+use submit::{method_codes, DirectTarget, PyCaches, Submission, RECORD_KINDS};
 
 fn catch<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -222,6 +222,7 @@ impl Scraper {
                     check_id: t.get_item(2)?.unbind(),
                     namespaced: t.get_item(3)?.unbind(),
                     flush_first_value: t.get_item(4)?.is_truthy()?,
+                    method_codes: method_codes(py)?,
                 }),
                 None => None,
             };

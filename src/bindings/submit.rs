@@ -43,6 +43,8 @@ pub(super) struct DirectTarget {
     pub check_id: Py<PyAny>,
     pub namespaced: Py<PyAny>,
     pub flush_first_value: bool,
+    /// The aggregator's type codes of gauge, rate and monotonic count, as Python ints.
+    pub method_codes: [Py<PyAny>; 3],
 }
 
 /// The Python objects a scraper reuses from one scrape to the next.
@@ -189,6 +191,52 @@ fn vectorcall<'py>(
     }
 }
 
+/// The aggregator's type codes of gauge, rate and monotonic count (`DirectTarget::method_codes`).
+pub(super) fn method_codes(py: Python<'_>) -> PyResult<[Py<PyAny>; 3]> {
+    let code = |c: u8| c.into_pyobject(py).map(|c| c.into_any().unbind());
+    Ok([
+        code(REC_GAUGE)?,
+        code(REC_RATE)?,
+        code(REC_MONOTONIC_COUNT)?,
+    ])
+}
+
+/// `submit_metric(check, check_id, type, name, value, tags, hostname, flush_first_value)`, with
+/// `objects` the name, value, tag list and hostname (borrowed: the caller keeps them alive).
+fn submit_metric(
+    py: Python<'_>,
+    direct: &DirectTarget,
+    method: Method,
+    objects: [*mut pyo3::ffi::PyObject; 4],
+    flush: Option<bool>,
+) -> PyResult<()> {
+    let (code, flush) = match method {
+        Method::Gauge => (&direct.method_codes[0], false),
+        Method::Rate => (&direct.method_codes[1], false),
+        Method::MonotonicCount => (
+            &direct.method_codes[2],
+            flush.unwrap_or(direct.flush_first_value),
+        ),
+    };
+    let [name, value, tags, hostname] = objects;
+    let flush = PyBool::new(py, flush);
+    vectorcall(
+        py,
+        direct.submit_metric.bind(py),
+        &[
+            direct.check.as_ptr(),
+            direct.check_id.as_ptr(),
+            code.as_ptr(),
+            name,
+            value,
+            tags,
+            hostname,
+            flush.as_ptr(),
+        ],
+    )?;
+    Ok(())
+}
+
 impl PyCaches {
     fn py_str<'py>(&mut self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
         if let Some(p) = self.strings.get(s) {
@@ -294,54 +342,18 @@ impl PyCaches {
     }
 
     /// Submits a metric record straight to the aggregator; false when it is not a metric record.
-    fn submit_direct<'py>(
+    fn submit_direct(
         &mut self,
-        py: Python<'py>,
+        py: Python<'_>,
         transformer: &FamilyTransformer,
         direct: &DirectTarget,
         record: &Record,
         flush: Option<bool>,
     ) -> PyResult<bool> {
-        let (method, full_name, value, value_object, tags, hostname) = match record {
+        match record {
             Record::Cached { slot, value } => {
-                let known = self
-                    .slot(py, transformer, *slot)?
-                    .direct_name
-                    .as_ref()
-                    .map(|n| n.as_ref().map(|n| n.bind(py).clone()));
-                let full_name = match known {
-                    Some(n) => n,
-                    None => {
-                        let entry = self.slot(py, transformer, *slot)?;
-                        let raw = entry.name.bind(py).to_str()?.to_owned();
-                        let full = self.namespaced(py, direct, &raw)?;
-                        self.slot(py, transformer, *slot)?.direct_name =
-                            Some(full.as_ref().map(|n| n.clone().unbind()));
-                        full
-                    }
-                };
-                if full_name.is_none() {
-                    return Ok(true);
-                }
-                let (tags, hostname) = self.slot_objects(py, transformer, *slot)?;
-                let entry = self.slot(py, transformer, *slot)?;
-                // a value that did not change since the last scrape reuses its float object
-                let value_object = match &entry.last_value {
-                    Some((bits, object)) if *bits == value.to_bits() => object.bind(py).clone(),
-                    _ => {
-                        let object = PyFloat::new(py, *value);
-                        entry.last_value = Some((value.to_bits(), object.clone().unbind()));
-                        object
-                    }
-                };
-                (
-                    entry.method,
-                    full_name,
-                    *value,
-                    Some(value_object),
-                    tags,
-                    hostname,
-                )
+                self.submit_cached(py, transformer, direct, *slot, *value, flush)?;
+                Ok(true)
             }
             Record::Metric(metric) => {
                 let MetricRecord {
@@ -351,48 +363,76 @@ impl PyCaches {
                     tags,
                     hostname,
                 } = metric.as_ref();
-                let full_name = self.namespaced(py, direct, name)?;
-                if full_name.is_none() {
+                let Some(full_name) = self.namespaced(py, direct, name)? else {
                     return Ok(true);
-                }
+                };
                 let tags = self.tag_list(py, tags)?;
                 let hostname = self.py_str(py, hostname);
-                (*method, full_name, *value, None, tags, hostname)
+                let value = PyFloat::new(py, *value);
+                let objects = [
+                    full_name.as_ptr(),
+                    value.as_ptr(),
+                    tags.as_ptr(),
+                    hostname.as_ptr(),
+                ];
+                submit_metric(py, direct, *method, objects, flush)?;
+                Ok(true)
             }
-            _ => return Ok(false),
+            _ => Ok(false),
+        }
+    }
+
+    /// Submits a cached series' value with the slot's own objects, borrowed for the call (the
+    /// slot holds them): no reference is taken or dropped per submission.
+    fn submit_cached(
+        &mut self,
+        py: Python<'_>,
+        transformer: &FamilyTransformer,
+        direct: &DirectTarget,
+        slot: u32,
+        value: f64,
+        flush: Option<bool>,
+    ) -> PyResult<()> {
+        if self.slot(py, transformer, slot)?.direct_name.is_none() {
+            // first submission of the slot: its namespaced name, then (unless `metric_patterns`
+            // drops it) its tag list and hostname
+            let raw = self
+                .slot(py, transformer, slot)?
+                .name
+                .bind(py)
+                .to_str()?
+                .to_owned();
+            let full = self.namespaced(py, direct, &raw)?;
+            let keep = full.is_some();
+            self.slot(py, transformer, slot)?.direct_name = Some(full.map(Bound::unbind));
+            if keep {
+                self.slot_objects(py, transformer, slot)?;
+            }
+        }
+        let entry = self.slot(py, transformer, slot)?;
+        let Some(Some(full_name)) = &entry.direct_name else {
+            return Ok(());
         };
-        let Some(full_name) = full_name else {
-            return Ok(true);
+        let Some((tags, hostname)) = &entry.objects else {
+            return Err(PyRuntimeError::new_err("series slot objects missing"));
         };
-        let (code, flush) = match method {
-            Method::Gauge => (REC_GAUGE, false),
-            Method::Rate => (REC_RATE, false),
-            Method::MonotonicCount => (
-                REC_MONOTONIC_COUNT,
-                flush.unwrap_or(direct.flush_first_value),
-            ),
+        // a value that did not change since the last scrape reuses its float object
+        let value_object = match &entry.last_value {
+            Some((bits, object)) if *bits == value.to_bits() => object,
+            _ => {
+                &entry
+                    .last_value
+                    .insert((value.to_bits(), PyFloat::new(py, value).unbind()))
+                    .1
+            }
         };
-        let code = code.into_pyobject(py)?;
-        let value = match value_object {
-            Some(v) => v,
-            None => PyFloat::new(py, value),
-        };
-        let flush = PyBool::new(py, flush);
-        vectorcall(
-            py,
-            direct.submit_metric.bind(py),
-            &[
-                direct.check.as_ptr(),
-                direct.check_id.as_ptr(),
-                code.as_ptr(),
-                full_name.as_ptr(),
-                value.as_ptr(),
-                tags.as_ptr(),
-                hostname.as_ptr(),
-                flush.as_ptr(),
-            ],
-        )?;
-        Ok(true)
+        let objects = [
+            full_name.as_ptr(),
+            value_object.as_ptr(),
+            tags.as_ptr(),
+            hostname.as_ptr(),
+        ];
+        submit_metric(py, direct, entry.method, objects, flush)
     }
 
     fn record<'py>(
