@@ -14,6 +14,7 @@ from common import (
     run_error,
     submitted_count,
 )
+from test_differential import ENVIRONMENT_VARIABLES
 
 from datadog_checks.base import AgentCheck
 from datadog_checks.nvidia_nim import NvidiaNIMCheck
@@ -160,16 +161,8 @@ def test_an_explicit_charset_decodes_as_in_the_stock_check(aggregator, content_t
     assert stock == ours == [expected]
 
 
-PROXY_VARIABLES = (
-    'http_proxy',
-    'https_proxy',
-    'all_proxy',
-    'no_proxy',
-    'HTTP_PROXY',
-    'HTTPS_PROXY',
-    'ALL_PROXY',
-    'NO_PROXY',
-)
+# the proxy variables among those the differential suite sets (any case)
+PROXY_VARIABLES = tuple(name for name in ENVIRONMENT_VARIABLES if name.lower().endswith('_proxy'))
 
 
 def test_proxy_variables_are_read_at_the_first_request(aggregator, monkeypatch):
