@@ -19,7 +19,15 @@ cookie jar, default headers). The Agent's environment does not change while it r
 Everything else (headers, auth, auth tokens, TLS, timeouts, redirects, proxy options, logging) is
 still done by the wrapper and requests, as for any request. An HTTP layer that is not a
 `RequestsWrapper`, or an endpoint that is not `http://`/`https://` (a Unix socket), gets the plain
-`self.http.get`."""
+`self.http.get`.
+
+Beyond `self.http.get` and its documented per-request options, this reads parts of the base
+package's HTTP module that its documentation does not promise: the module's
+`should_bypass_proxy`, `PROXY_SETTINGS_DISABLED` and `UDS_SCHEME`, the wrapper's `options`,
+`no_proxy_uris`, `persist_connections` and `session`, and its `session=` argument. They are looked
+up when the transport is made; when a release of the base package lacks one, the check uses the
+plain `self.http.get` (what it sends is the same, only each run costs more) and logs that once at
+debug level."""
 
 from __future__ import annotations
 
@@ -29,14 +37,14 @@ from typing import Any, Protocol
 import requests
 from requests.utils import get_environ_proxies, get_netrc_auth
 
-from datadog_checks.base.utils.http import (
-    PROXY_SETTINGS_DISABLED,
-    UDS_SCHEME,
-    RequestsWrapper,
-    should_bypass_proxy,
-)
+from datadog_checks.base.utils import http as base_http
+from datadog_checks.base.utils.http import RequestsWrapper
 
 HTTP_SCHEMES = ('http://', 'https://')
+# what the kept session needs of the base package beyond its documented API (see the docstring)
+BASE_MODULE_NAMES = ('should_bypass_proxy', 'PROXY_SETTINGS_DISABLED', 'UDS_SCHEME')
+WRAPPER_ATTRIBUTES = ('options', 'no_proxy_uris', 'persist_connections')
+WRAPPER_PROPERTIES = ('session',)  # looked up on the class: reading it makes a session
 
 
 class AgentCheckHttp(Protocol):
@@ -78,8 +86,8 @@ def environment_options(http: RequestsWrapper, url: str) -> dict[str, Any]:
     for a plain-HTTP URL `verify` (`REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`): for HTTPS the wrapper's
     TLS adapter ignores it, and it would change the adapter the wrapper picks."""
     proxies = http.options.get('proxies')
-    if http.no_proxy_uris and should_bypass_proxy(url, http.no_proxy_uris):
-        proxies = PROXY_SETTINGS_DISABLED
+    if http.no_proxy_uris and base_http.should_bypass_proxy(url, http.no_proxy_uris):
+        proxies = base_http.PROXY_SETTINGS_DISABLED
     proxies = dict(proxies or {})
     prepared_url = requests.Request('GET', url).prepare().url or url
     for scheme, proxy in get_environ_proxies(prepared_url, no_proxy=proxies.get('no_proxy')).items():
@@ -137,18 +145,38 @@ class KeptSessionTransport:
             self._session.trust_env = True
 
 
+def missing_base_internals(http: RequestsWrapper) -> list[str]:
+    """The parts of the base package the kept session needs that this release lacks."""
+    missing = [name for name in BASE_MODULE_NAMES if not hasattr(base_http, name)]
+    missing += [f'RequestsWrapper.{name}' for name in WRAPPER_ATTRIBUTES if not hasattr(http, name)]
+    return missing + [f'RequestsWrapper.{name}' for name in WRAPPER_PROPERTIES if not hasattr(type(http), name)]
+
+
 def transport_for(check: AgentCheckHttp, url: str) -> Transport:
     """The transport for the check's requests to `url`."""
     http = check.http
     if not isinstance(http, RequestsWrapper) or not url.startswith(HTTP_SCHEMES):
         return PlainTransport(check, url)
+    missing = missing_base_internals(http)
+    if missing:
+        check.log.debug('nvidia_nim: plain requests: this datadog-checks-base lacks %s', ', '.join(missing))
+        return PlainTransport(check, url)
     if http.persist_connections:
         return KeptSessionTransport(http, http.session, url, fresh_each_request=False)
-    # a session as the wrapper makes one for each request: its Unix-socket adapter, its options
+    try:
+        return fresh_session_transport(check, url)
+    except (ImportError, TypeError) as error:
+        check.log.debug('nvidia_nim: plain requests: %s', error)
+        return PlainTransport(check, url)
+
+
+def fresh_session_transport(check: AgentCheckHttp, url: str) -> KeptSessionTransport:
+    """A kept session as the wrapper makes one for each request (its Unix-socket adapter, its
+    options as attributes), behind a wrapper of its own."""
     import requests_unixsocket  # a dependency of the base package, which loads it lazily too
 
     session = requests.Session()
-    session.mount(f'{UDS_SCHEME}://', requests_unixsocket.UnixAdapter())
+    session.mount(f'{base_http.UDS_SCHEME}://', requests_unixsocket.UnixAdapter())
     own_http = RequestsWrapper(
         check.instance or {}, check.init_config, check.HTTP_CONFIG_REMAPPER, check.log, session=session
     )
