@@ -2,7 +2,7 @@
 and our check run on the same bytes from the same loopback endpoint, three runs in a row, and
 must leave identical records in the stub aggregator (metrics with flush_first_value, histogram
 buckets, service checks, metadata, issues, warnings), make identical HTTP requests and end with
-identical run errors. Deliberate differences are pinned in test_differences.py; known gaps that
+identical run errors. Deliberate differences are pinned in test_deliberate_differences.py; known gaps that
 need the Rust core are strict expected failures (CORE_MISMATCHES)."""
 
 import copy
@@ -37,7 +37,7 @@ RUNS = 3
 
 def without_counter_created(body: bytes) -> bytes:
     """Drops `_created` samples: the stock check submits an OpenMetrics counter's `_created` as a
-    second `.count` (a stock bug this check fixes; see test_differences.py)."""
+    second `.count` (a stock bug this check fixes; see test_deliberate_differences.py)."""
     return re.sub(rb'(?m)^[^#\n][^\n]*_created(\{[^\n]*)? [^\n]*\n', b'', body)
 
 
@@ -896,7 +896,7 @@ def test_https_options(aggregator, datadog_agent, certificate, case):
 # --- HTTP settings from the environment, connections and cookies ------------------------------------
 # Ours reads the environment's proxy and CA-bundle variables once per check instance, at its first
 # request (transport.py); set before the check is created, they are honoured as by the stock check
-# (changed while the check runs: test_differences.py). ~/.netrc is still read at every request.
+# (changed while the check runs: test_deliberate_differences.py). ~/.netrc is still read at every request.
 
 ENVIRONMENT_VARIABLES = (
     'http_proxy',
