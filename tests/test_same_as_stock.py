@@ -1197,15 +1197,6 @@ def fix(check, url):
     check.instance.update({'openmetrics_endpoint': url, 'tags': ['test:test']})
 
 
-# --- Known differences that need the Rust core --------------------------------------------------------
-# `exclude_metrics_by_labels` regexes are compiled by the core's regex engine, whose dialect differs
-# from Python's `re` (the stock check's): look-around and back-references are refused at the first
-# run, `$` does not match before a final newline, `\s` does not match \x1c-\x1f, and `[[:alpha:]]` is
-# a class there but a set of characters in Python. And with `telemetry`, `raw_line_filters` and a
-# payload that fails to parse, the stock check counts only the lines filtered before the line it
-# failed on (it filters while it parses); ours counts every filtered line, which needs the core to
-# tell where parsing stopped. OpenMetrics timestamps: see below. Strict: each starts failing
-# (XPASS) once fixed.
 # `exclude_metrics_by_labels` patterns are Python regular expressions, searched as the stock check
 # searches them: look-arounds, back-references, `$` before a final newline, `\s` and classes.
 LABEL_PATTERN_CASES = {
@@ -1265,23 +1256,64 @@ def test_openmetrics_timestamps(aggregator, datadog_agent, case):
     assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
 
 
-CORE_MISMATCHES = {
+# The stock scraper is a chain of generators: lines are filtered as the parser pulls them, and
+# families held back (for `share_labels` sources, or on a first scrape with
+# `use_process_start_time`) are looked up and sent one by one once released. Where a scrape stops
+# decides what was counted and sent before it.
+LAZY_PIPELINE_CASES = {
+    # with `telemetry`, only the filtered lines before the line the parser failed at are counted
     'filtered_lines_counted_after_a_parse_error': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng abc\ndrop_me 1\n',
         {'telemetry': True, 'raw_line_filters': ['^drop_me']},
     ),
-    # a malformed histogram sample: the stock error is `'count'`, here `Native histogram samples
-    # are not supported: ...`
-    'openmetrics_malformed_histogram_sample': (OM_CONTENT_TYPE, b'# TYPE h histogram\nh_buck t{a="3"} 4\n# EOF\n', {}),
+    'filtered_lines_counted_before_a_parse_error': (
+        PROM_CONTENT_TYPE,
+        b'drop_me 1\n# TYPE g gauge\ndrop_me 2\ng 1\ndrop_me 3\nh abc\ndrop_me 4\n',
+        {'telemetry': True, 'raw_line_filters': ['^drop_me']},
+    ),
+    'filtered_lines_openmetrics_error_at_the_end': (
+        OM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng 1\ndrop_me 1\n',
+        {'telemetry': True, 'raw_line_filters': ['^drop_me']},
+    ),
+    'every_line_filtered': (PROM_CONTENT_TYPE, b'a 1\nb 2\n', {'telemetry': True, 'raw_line_filters': ['.']}),
     # families held back until a `share_labels` source shows up (never, here): when one of them
-    # fails the scrape, the stock check has sent those before it (and counted their samples in
-    # `telemetry.metrics.input.count`); here none of them is sent
+    # fails the scrape, those before it are sent (and every parsed family counted as input)
     'held_back_families_before_a_failing_one': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng 1\nu 5\n# TYPE h gauge\nh 1\n',
         {'extra_metrics': [{'.*': {'type': 'native_dynamic'}}], 'share_labels': {'missing': True}, 'telemetry': True},
     ),
+    # a parse error while they are held: none of them is sent
+    'held_back_families_and_a_parse_error': (
+        PROM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng 1\n# TYPE h gauge\nh abc\n',
+        {'share_labels': {'missing': True}, 'telemetry': True},
+    ),
+    # the source arrives after a family that fails: the families before it wait, then go out
+    'held_back_until_the_source_then_a_failing_one': (
+        PROM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng{a="1"} 1\nu 5\n# TYPE src gauge\nsrc{a="1",b="2"} 1\n# TYPE h gauge\nh 1\n',
+        {
+            'extra_metrics': [{'.*': {'type': 'native_dynamic'}}],
+            'share_labels': {'src': {'match': ['a'], 'labels': ['b']}},
+            'telemetry': True,
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize('case', sorted(LAZY_PIPELINE_CASES))
+def test_lazy_pipeline(aggregator, datadog_agent, case):
+    content_type, body, options = LAZY_PIPELINE_CASES[case]
+    assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
+
+
+CORE_MISMATCHES = {
+    # a malformed histogram sample: the stock error is `'count'`, here `Native histogram samples
+    # are not supported: ...`
+    'openmetrics_malformed_histogram_sample': (OM_CONTENT_TYPE, b'# TYPE h histogram\nh_buck t{a="3"} 4\n# EOF\n', {}),
 }
 
 
