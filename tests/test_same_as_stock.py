@@ -10,6 +10,7 @@ import functools
 import re
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from common import (
@@ -19,10 +20,10 @@ from common import (
     PROM_CONTENT_TYPE,
     PayloadServer,
     StockNvidiaNIMCheck,
+    TLSFiles,
     assert_same_submissions,
     fixture_bytes,
     run_error,
-    self_signed_certificate,
     snapshot,
 )
 
@@ -69,7 +70,7 @@ def run_both(
 
     A body is bytes, or (HTTP status, bytes). `instance_options` is a mapping, or a callable of the
     server that returns one; `setup(server)` prepares the server before the first run;
-    `between(run index, (stock, ours))` runs before each run; `tls` (certificate and key files)
+    `between(run index, (stock, ours))` runs before each run; `tls` (a server-side SSL context)
     serves HTTPS. The snapshots hold the HTTP requests each check made during its run."""
     results = []
     with PayloadServer(content_type=content_type, tls=tls) as server:
@@ -851,34 +852,39 @@ def test_http_options(aggregator, datadog_agent, tmp_path, case):
 
 @pytest.fixture(scope='module')
 def certificate(tmp_path_factory):
-    return self_signed_certificate(tmp_path_factory.mktemp('tls'))
+    # the server certificate names 127.0.0.1 alone (not `localhost`)
+    return TLSFiles(tmp_path_factory.mktemp('tls'), server_hosts=('127.0.0.1',))
 
 
-# name -> instance options, given the server's (certificate file, key file)
+# name -> instance options, given the server and its TLS files (the CA certificate, the client's)
 HTTPS_CASES = {
-    'verified_untrusted': lambda server, cert, key: {},
-    'verified_with_ca_cert': lambda server, cert, key: {'tls_ca_cert': cert},
-    'not_verified': lambda server, cert, key: {'tls_verify': False},
-    'not_verified_warning_ignored': lambda server, cert, key: {'tls_verify': False, 'tls_ignore_warning': True},
-    'client_certificate': lambda server, cert, key: {'tls_ca_cert': cert, 'tls_cert': cert, 'tls_private_key': key},
-    'protocols_and_ciphers': lambda server, cert, key: {
-        'tls_ca_cert': cert,
+    'verified_untrusted': lambda server, tls: {},
+    'verified_with_ca_cert': lambda server, tls: {'tls_ca_cert': tls.ca_cert},
+    'not_verified': lambda server, tls: {'tls_verify': False},
+    'not_verified_warning_ignored': lambda server, tls: {'tls_verify': False, 'tls_ignore_warning': True},
+    'client_certificate': lambda server, tls: {
+        'tls_ca_cert': tls.ca_cert,
+        'tls_cert': tls.client_cert,
+        'tls_private_key': tls.client_key,
+    },
+    'protocols_and_ciphers': lambda server, tls: {
+        'tls_ca_cert': tls.ca_cert,
         'tls_protocols_allowed': ['TLSv1.2'],
         'tls_ciphers': ['ECDHE-ECDSA-AES128-GCM-SHA256'],
     },
-    'protocols_no_match': lambda server, cert, key: {'tls_ca_cert': cert, 'tls_protocols_allowed': ['SSLv3']},
-    'host_header_for_the_name': lambda server, cert, key: {
-        'tls_ca_cert': cert,
+    'protocols_no_match': lambda server, tls: {'tls_ca_cert': tls.ca_cert, 'tls_protocols_allowed': ['SSLv3']},
+    'host_header_for_the_name': lambda server, tls: {
+        'tls_ca_cert': tls.ca_cert,
         'tls_use_host_header': True,
         'headers': {'Host': 'nim.invalid'},
     },
-    'host_name_not_in_certificate': lambda server, cert, key: {
+    'host_name_not_in_certificate': lambda server, tls: {
         'openmetrics_endpoint': server.base_url.replace('127.0.0.1', 'localhost') + '/metrics',
-        'tls_ca_cert': cert,
+        'tls_ca_cert': tls.ca_cert,
     },
-    'hostname_not_validated': lambda server, cert, key: {
+    'hostname_not_validated': lambda server, tls: {
         'openmetrics_endpoint': server.base_url.replace('127.0.0.1', 'localhost') + '/metrics',
-        'tls_ca_cert': cert,
+        'tls_ca_cert': tls.ca_cert,
         'tls_validate_hostname': False,
     },
 }
@@ -887,9 +893,11 @@ HTTPS_CASES = {
 @pytest.mark.parametrize('case', sorted(HTTPS_CASES))
 def test_https_options(aggregator, datadog_agent, certificate, case):
     def options(server):
-        return HTTPS_CASES[case](server, *certificate)
+        return HTTPS_CASES[case](server, certificate)
 
-    results = run_both(aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, options, tls=certificate)
+    results = run_both(
+        aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, options, tls=certificate.server_context()
+    )
     assert_identical(results)
 
 
@@ -1054,7 +1062,7 @@ def test_http_environment_cases_reach_the_server(aggregator, datadog_agent, envi
     assert 'Authorization' not in stock_requests[0][1] and stock_requests[1][1]['Authorization'].startswith('Basic ')
 
 
-# name -> (environment, instance options), given the server's (certificate file, key file)
+# name -> (environment, instance options), given the server and its CA certificate file
 HTTPS_ENVIRONMENT_CASES = {
     # the wrapper's TLS adapter verifies with its own context: the CA-bundle variables are not used
     'ca_bundle_not_used_for_https': lambda server, cert: ({'REQUESTS_CA_BUNDLE': cert}, {}),
@@ -1073,12 +1081,17 @@ HTTPS_ENVIRONMENT_CASES = {
 @pytest.mark.parametrize('case', sorted(HTTPS_ENVIRONMENT_CASES))
 def test_https_environment(aggregator, datadog_agent, environment, certificate, case):
     def instance_options(server):
-        variables, options = HTTPS_ENVIRONMENT_CASES[case](server, certificate[0])
+        variables, options = HTTPS_ENVIRONMENT_CASES[case](server, certificate.ca_cert)
         environment(variables)
         return options
 
     results = run_both(
-        aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, instance_options, tls=certificate
+        aggregator,
+        datadog_agent,
+        [FIXTURE] * RUNS,
+        PROM_CONTENT_TYPE,
+        instance_options,
+        tls=certificate.server_context(),
     )
     assert_identical(results)
 
@@ -1086,8 +1099,8 @@ def test_https_environment(aggregator, datadog_agent, environment, certificate, 
 @pytest.mark.parametrize('ca_bundle', [True, False], ids=['ca_bundle', 'no_ca_bundle'])
 def test_redirect_from_http_to_https(aggregator, datadog_agent, environment, certificate, ca_bundle):
     # a new session's own HTTPS adapter follows the redirect, verifying with the CA-bundle variable
-    with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=certificate) as https_server:
-        environment({'REQUESTS_CA_BUNDLE': certificate[0]} if ca_bundle else {})
+    with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=certificate.server_context()) as https_server:
+        environment({'REQUESTS_CA_BUNDLE': certificate.ca_cert} if ca_bundle else {})
 
         def to_https(server):
             server.redirects['/metrics'] = f'{https_server.base_url}/metrics'
@@ -1121,8 +1134,9 @@ def connection_pattern(server) -> list[bool]:
 def test_connections_per_run(aggregator, certificate, scheme, options, expected):
     patterns = []
     for cls in (StockNvidiaNIMCheck, NvidiaNIMCheck):
-        with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=certificate if scheme == 'https' else None) as server:
-            tls = {'tls_ca_cert': certificate[0]} if scheme == 'https' else {}
+        context = certificate.server_context() if scheme == 'https' else None
+        with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=context) as server:
+            tls = {'tls_ca_cert': certificate.ca_cert} if scheme == 'https' else {}
             check = cls('nvidia_nim', {}, [{'openmetrics_endpoint': server.base_url + '/metrics', **tls, **options}])
             assert [check.run() for _ in range(RUNS)] == [''] * RUNS
             patterns.append(connection_pattern(server))
@@ -1352,7 +1366,8 @@ def working_option_sets(tmp: Path):
     sets += [({**NATIVE_ALL, **o}, {}) for o in HISTOGRAM_MODES.values()]
     sets += [(o, {}) for _, _, o in SEQUENCES.values()]
     sets += [(o(_Server, tmp) if callable(o) else o, i) for o, i, _ in HTTP_CASES.values()]
-    sets += [(o(_Server, 'cert.pem', 'key.pem'), {}) for o in HTTPS_CASES.values()]
+    tls = SimpleNamespace(ca_cert='ca.pem', client_cert='client.pem', client_key='client.key')
+    sets += [(o(_Server, tls), {}) for o in HTTPS_CASES.values()]
     sets += [({**CATCH_ALL, **o}, {}) for o in TARGET_INFO_OPTIONS.values()]
     sets += [({**CATCH_ALL, 'share_labels': SHARE_OPTIONS, 'cache_shared_labels': c}, {}) for c in (True, False)]
     return sets
