@@ -63,6 +63,11 @@ fn render(out: &ScrapeOutput, config: &ScraperConfig, state: &ScraperState) -> V
         .collect()
 }
 
+/// One Prometheus-text scrape.
+fn prom(text: &str, c: &ScraperConfig, r: &mut dyn Resolve, s: &mut ScraperState) -> ScrapeOutput {
+    scrape(text, Format::Prometheus, c, r, s, None)
+}
+
 fn config() -> ScraperConfig {
     ScraperConfig::with_static_tags(vec!["endpoint:e".into()])
 }
@@ -71,10 +76,14 @@ fn config() -> ScraperConfig {
 /// same records (the second from the series cache). Returns them, or the error.
 fn run(text: &str, config: &ScraperConfig) -> Result<Vec<String>, String> {
     let mut state = ScraperState::default();
-    let first = scrape(text, Format::Prometheus, config, &mut Native, &mut state, None);
+    let first = prom(text, config, &mut Native, &mut state);
     let rendered = render(&first, config, &state);
-    let second = scrape(text, Format::Prometheus, config, &mut Native, &mut state, None);
-    assert_eq!(render(&second, config, &state), rendered, "second scrape of {text:?}");
+    let second = prom(text, config, &mut Native, &mut state);
+    assert_eq!(
+        render(&second, config, &state),
+        rendered,
+        "second scrape of {text:?}"
+    );
     match first.error {
         Some(e) => Err(format!("{rendered:?} then {}", e.message)),
         None => Ok(rendered),
@@ -94,7 +103,10 @@ const DEFAULT_OPTIONS: &[(&str, &str, &[&str])] = &[
     (
         "gauge",
         "# TYPE g gauge\ng{a=\"1\"} 3\ng{a=\"2\"} -0.5\n",
-        &["gauge g 3 [a:1, endpoint:e]", "gauge g -0.5 [a:2, endpoint:e]"],
+        &[
+            "gauge g 3 [a:1, endpoint:e]",
+            "gauge g -0.5 [a:2, endpoint:e]",
+        ],
     ),
     (
         "counter: `.count`, a monotonic count",
@@ -258,7 +270,11 @@ const ERROR_CASES: &[(&str, &str, &str)] = &[
 fn errors() {
     let config = config();
     for (name, text, expected) in ERROR_CASES {
-        assert_eq!(run(text, &config).err().as_deref(), Some(*expected), "{name}");
+        assert_eq!(
+            run(text, &config).err().as_deref(),
+            Some(*expected),
+            "{name}"
+        );
     }
 }
 
@@ -273,8 +289,12 @@ fn filtered_lines_are_counted_up_to_where_the_scrape_stops() {
     ];
     for (text, filtered, failed) in cases {
         let mut state = ScraperState::default();
-        let out = scrape(text, Format::Prometheus, &config, &mut Native, &mut state, None);
-        assert_eq!((out.filtered_lines, out.error.is_some()), (filtered, failed), "{text:?}");
+        let out = prom(text, &config, &mut Native, &mut state);
+        assert_eq!(
+            (out.filtered_lines, out.error.is_some()),
+            (filtered, failed),
+            "{text:?}"
+        );
     }
 }
 
@@ -283,7 +303,7 @@ fn filtered_lines_are_counted_up_to_where_the_scrape_stops() {
 fn input_samples_are_counted_per_family() {
     let text = "u 1\n# TYPE g gauge\ng{a=\"1\"} 1\ng{a=\"2\"} 2\n";
     let mut state = ScraperState::default();
-    let out = scrape(text, Format::Prometheus, &config(), &mut Native, &mut state, None);
+    let out = prom(text, &config(), &mut Native, &mut state);
     assert_eq!(out.input_samples, [1, 2]);
 }
 
@@ -307,13 +327,13 @@ fn held_families_before_a_failing_one_are_sent() {
     config.share.sources = vec![("missing".into(), ShareSource::default())];
     let text = "# TYPE g gauge\ng 1\n# TYPE u gauge\nu 5\n# TYPE h gauge\nh 1\n";
     let mut state = ScraperState::default();
-    let out = scrape(text, Format::Prometheus, &config, &mut FailingOn("u"), &mut state, None);
+    let out = prom(text, &config, &mut FailingOn("u"), &mut state);
     assert_eq!(render(&out, &config, &state), ["gauge g 1 [endpoint:e]"]);
     assert_eq!(out.error.map(|e| e.message), Some("unknown".to_string()));
     assert_eq!(out.input_samples, [1, 1, 1]);
     // a parse error while they wait: none is sent
     let text = "# TYPE g gauge\ng 1\n# TYPE h gauge\nh abc\n";
-    let out = scrape(text, Format::Prometheus, &config, &mut Native, &mut state, None);
+    let out = prom(text, &config, &mut Native, &mut state);
     assert!(out.records.is_empty() && out.error.is_some());
 }
 
@@ -328,7 +348,14 @@ fn first_scrape_holds_counter_families_to_the_end() {
         let first = Some(FirstScrape {
             agent_start_time: agent_start,
         });
-        let out = scrape(text, Format::Prometheus, &config, &mut Native, &mut state, first);
+        let out = scrape(
+            text,
+            Format::Prometheus,
+            &config,
+            &mut Native,
+            &mut state,
+            first,
+        );
         assert_eq!(
             render(&out, &config, &state),
             [
@@ -346,7 +373,14 @@ fn openmetrics_counter_without_created() {
     let text = "# TYPE c counter\nc_total 5\nc_created 1.7e9\n# EOF\n";
     let config = config();
     let mut state = ScraperState::default();
-    let out = scrape(text, Format::OpenMetrics, &config, &mut Native, &mut state, None);
+    let out = scrape(
+        text,
+        Format::OpenMetrics,
+        &config,
+        &mut Native,
+        &mut state,
+        None,
+    );
     assert!(out.error.is_none(), "{:?}", out.error);
     assert_eq!(
         render(&out, &config, &state),
