@@ -141,10 +141,14 @@ impl Resolve for DefaultMap {
 }
 
 fn main() {
-    let config = ScraperConfig::with_static_tags(vec![
+    let mut config = ScraperConfig::with_static_tags(vec![
         "test:test".into(),
         "endpoint:http://localhost:8000/v1/metrics".into(),
     ]);
+    // the check's default `rename_labels` (datadog_checks/nvidia_nim/metrics.py)
+    config
+        .rename_labels
+        .insert("version".into(), "python_version".into());
     println!(
         "{:>6} {:>12} {:>10} {:>9} {:>10} {:>9} {:>12}",
         "models", "format", "bytes", "samples", "ms", "MB/s", "samples/s"

@@ -7,6 +7,7 @@
 //! on a character boundary; the scans check their bounds and cannot panic on any input.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
 use crate::number::{parse_sample_value, Num};
@@ -22,11 +23,28 @@ pub fn line_too_long() -> ScrapeError {
     ))
 }
 
+/// A yes/no question about a text (a pattern search, say).
+pub type TextPredicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Which lines a scrape drops before parsing (`raw_line_filters`): `true` drops the line.
+#[derive(Clone)]
+pub struct LineFilter(pub TextPredicate);
+
+impl std::fmt::Debug for LineFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LineFilter")
+    }
+}
+
 /// The lines of an exposition: breaks are `\n`, `\r\n` and `\r`, as for the stock check, but
 /// not the other characters Python's `str.splitlines()` also breaks at (`\v`, `\f`, `\x1c`–`\x1e`,
 /// `\x85`, U+2028, U+2029): those are ordinary characters of a label value or HELP text (a
 /// deliberate fix; the stock check cuts the line there). A trailing break adds no empty line.
-/// Iteration stops at a line longer than `MAX_LINE_BYTES` (`too_long` then says so).
+/// Iteration stops at a line longer than `MAX_LINE_BYTES` (`take_error` then says so).
+///
+/// With a filter, the lines it drops are skipped (and counted) as the parser pulls the next
+/// line: like the stock check's line stream, a scrape that stops early has reached, and counted,
+/// only the dropped lines before the line it stopped at.
 pub struct Lines<'a> {
     text: &'a str,
     pos: usize,
@@ -36,6 +54,8 @@ pub struct Lines<'a> {
     /// stock check's stream does).
     stretch_start: usize,
     too_long: bool,
+    filter: Option<LineFilter>,
+    filtered: usize,
 }
 
 impl<'a> Lines<'a> {
@@ -46,20 +66,32 @@ impl<'a> Lines<'a> {
             has_cr: text.as_bytes().contains(&b'\r'),
             stretch_start: 0,
             too_long: false,
+            filter: None,
+            filtered: 0,
         }
     }
 
-    /// Iteration stopped at a line longer than `MAX_LINE_BYTES`.
-    pub fn too_long(&self) -> bool {
-        self.too_long
+    /// The lines `filter` keeps (all of them when it is `None`).
+    pub fn filtered_by(text: &'a str, filter: Option<LineFilter>) -> Self {
+        Lines {
+            filter,
+            ..Lines::new(text)
+        }
     }
-}
 
-impl<'a> Iterator for Lines<'a> {
-    type Item = &'a str;
+    /// The error iteration stopped at (a line longer than `MAX_LINE_BYTES`), once.
+    pub fn take_error(&mut self) -> Option<ScrapeError> {
+        std::mem::take(&mut self.too_long).then(line_too_long)
+    }
 
+    /// The lines the filter has dropped so far.
+    pub fn filtered(&self) -> usize {
+        self.filtered
+    }
+
+    /// The next line, filtered or not.
     #[inline]
-    fn next(&mut self) -> Option<&'a str> {
+    fn next_line(&mut self) -> Option<&'a str> {
         let start = self.pos;
         if self.too_long {
             return None;
@@ -97,6 +129,24 @@ impl<'a> Iterator for Lines<'a> {
         }
         self.pos = next;
         self.text.get(start..end)
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let Some(filter) = self.filter.take() else {
+            return self.next_line();
+        };
+        let mut line = self.next_line();
+        while line.is_some_and(|l| (filter.0)(l)) {
+            self.filtered += 1;
+            line = self.next_line();
+        }
+        self.filter = Some(filter);
+        line
     }
 }
 
@@ -356,7 +406,7 @@ mod tests {
         let mut lines = Lines::new(&long);
         assert_eq!(lines.next(), Some("a"));
         assert_eq!(lines.next(), None);
-        assert!(lines.too_long());
+        assert!(lines.take_error().is_some());
         let at_limit = format!("{}\nb", "x".repeat(MAX_LINE_BYTES));
         let lines: Vec<&str> = Lines::new(&at_limit).collect();
         assert_eq!(lines.len(), 2);
@@ -369,7 +419,16 @@ mod tests {
         let mut lines = Lines::new(&cr);
         assert!(lines.next().is_some());
         assert_eq!(lines.next(), None);
-        assert!(lines.too_long());
+        assert!(lines.take_error().is_some());
+    }
+
+    #[test]
+    fn a_filter_drops_lines_as_they_are_pulled() {
+        let filter = LineFilter(Arc::new(|l: &str| l.starts_with('#')));
+        let mut lines = Lines::filtered_by("# a\nx\r\n# b\n# c\ny", Some(filter));
+        assert_eq!((lines.next(), lines.filtered()), (Some("x"), 1));
+        assert_eq!((lines.next(), lines.filtered()), (Some("y"), 3));
+        assert_eq!((lines.next(), lines.filtered()), (None, 3));
     }
 
     #[test]

@@ -2,13 +2,12 @@
 
 use std::borrow::Cow;
 
-use std::sync::Arc;
-
 use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
+use crate::lex::Lines;
 use crate::model::{Family, MetricType};
 use crate::parse::{openmetrics, prom};
 use crate::percentiles::{self, PercentileState};
-use crate::transform::config::{ScraperConfig, Transformer};
+use crate::transform::config::ScraperConfig;
 use crate::transform::record::Record;
 use crate::transform::share::{ShareSource, TARGET_INFO};
 use crate::transform::{FamilyTransformer, Resolve, Spill, SPILL_BATCH};
@@ -52,6 +51,11 @@ pub struct ScrapeOutput {
     /// `flush_first_value` they are submitted with.
     pub held_start: Option<usize>,
     pub held_flush: bool,
+    /// The number of samples of each family parsed, in order (`telemetry.metrics.input.count`).
+    pub input_samples: Vec<usize>,
+    /// The lines `raw_line_filters` dropped before the scrape ended
+    /// (`telemetry.metrics.blacklist.count`).
+    pub filtered_lines: usize,
 }
 
 /// `use_process_start_time` while no scrape has succeeded yet: the Agent's start time (None when
@@ -67,96 +71,6 @@ pub struct FirstScrape {
 pub struct ScraperState {
     pub transformer: FamilyTransformer,
     pub percentiles: PercentileState,
-}
-
-/// A parsed family on its way to the transformer.
-struct Outgoing<'t> {
-    family: Family<'t>,
-    resolved: Option<Arc<Transformer>>,
-    /// It is a `target_info` family (not excluded) whose labels replace the kept ones.
-    target_info_update: bool,
-}
-
-impl Outgoing<'_> {
-    /// `target_info` labels updated, then the family transformed, then observed by
-    /// `latency_percentiles` (estimates from its bucket changes, after its own records).
-    fn emit(
-        mut self,
-        config: &ScraperConfig,
-        state: &mut ScraperState,
-        records: &mut Vec<Record>,
-        spill: &mut dyn Spill,
-    ) -> ScrapeResult<()> {
-        if self.target_info_update {
-            state
-                .transformer
-                .sharing
-                .update_target_info(&self.family)
-                .map_err(|m| ScrapeError::new(ErrorKind::Index, m))?;
-        }
-        match self.resolved {
-            Some(t) => {
-                let family = &mut self.family;
-                state
-                    .transformer
-                    .transform(config, &t, family, records, spill)?;
-                percentiles::observe(config, &mut state.percentiles, &t, family, records);
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    }
-}
-
-/// The `share_labels` stage: while configured sources are still to be seen, families wait here;
-/// once the last source has been collected (or the stream ends) they go out in order.
-struct ShareStage<'t> {
-    pending: Vec<(String, ShareSource)>,
-    buffer: Vec<Outgoing<'t>>,
-}
-
-impl<'t> ShareStage<'t> {
-    fn push(
-        &mut self,
-        outgoing: Outgoing<'t>,
-        config: &ScraperConfig,
-        state: &mut ScraperState,
-        records: &mut Vec<Record>,
-        spill: &mut dyn Spill,
-    ) -> ScrapeResult<()> {
-        if self.pending.is_empty() {
-            return outgoing.emit(config, state, records, spill);
-        }
-        // every configured source of this name collects from it, once
-        let sharing = &mut state.transformer.sharing;
-        let family = &outgoing.family;
-        self.pending.retain(|(name, source)| {
-            let hit = *name == family.name;
-            if hit {
-                sharing.collect(family, source);
-            }
-            !hit
-        });
-        self.buffer.push(outgoing);
-        if self.pending.is_empty() {
-            state.transformer.sharing.cached = true;
-            self.flush(config, state, records, spill)?;
-        }
-        Ok(())
-    }
-
-    fn flush(
-        &mut self,
-        config: &ScraperConfig,
-        state: &mut ScraperState,
-        records: &mut Vec<Record>,
-        spill: &mut dyn Spill,
-    ) -> ScrapeResult<()> {
-        for outgoing in self.buffer.drain(..) {
-            outgoing.emit(config, state, records, spill)?;
-        }
-        Ok(())
-    }
 }
 
 /// Takes the records of a scrape while it runs, in order, and empties the vector: the `Option`
@@ -201,6 +115,199 @@ impl Spill for Stream<'_> {
     }
 }
 
+/// Where a family goes once it is released (by the first-scrape hold and the `share_labels`
+/// stage), in the stock check's order: `target_info` labels updated (unless the family is
+/// excluded), the family resolved (exclusion, then the metric map), transformed, and observed
+/// by `latency_percentiles` (estimates from its bucket changes, after its own records).
+struct Emitter<'c, 'r, 's, 'f> {
+    config: &'c ScraperConfig,
+    resolver: &'r mut dyn Resolve,
+    state: &'s mut ScraperState,
+    records: Vec<Record>,
+    stream: Stream<'f>,
+}
+
+impl Emitter<'_, '_, '_, '_> {
+    fn emit(&mut self, mut family: Family<'_>) -> ScrapeResult<()> {
+        let config = self.config;
+        if config.share.target_info
+            && family.name == TARGET_INFO
+            && !self.resolver.is_excluded(&family.name)?
+        {
+            self.state
+                .transformer
+                .sharing
+                .update_target_info(&family)
+                .map_err(|m| ScrapeError::new(ErrorKind::Index, m))?;
+        }
+        let Some(spec) = self.resolver.resolve(&family)? else {
+            return Ok(());
+        };
+        let (state, records) = (&mut *self.state, &mut self.records);
+        state
+            .transformer
+            .transform(config, &spec, &mut family, records, &mut self.stream)?;
+        percentiles::observe(config, &mut state.percentiles, &spec, &mut family, records);
+        self.batch(false)
+    }
+
+    /// Hands a full batch of records to the flush (everything there is, when `all`).
+    fn batch(&mut self, all: bool) -> ScrapeResult<()> {
+        self.stream
+            .batch(&mut self.records, &self.state.transformer, all)
+    }
+}
+
+/// The `share_labels` stage: while configured sources are still to be seen, families wait here;
+/// once the last source has been collected (or the stream ends) they go out in order.
+struct ShareStage<'t> {
+    pending: Vec<(String, ShareSource)>,
+    buffer: Vec<Family<'t>>,
+}
+
+impl<'t> ShareStage<'t> {
+    fn push(
+        &mut self,
+        family: Family<'t>,
+        emitter: &mut Emitter<'_, '_, '_, '_>,
+    ) -> ScrapeResult<()> {
+        if self.pending.is_empty() {
+            return emitter.emit(family);
+        }
+        // every configured source of this name collects from it, once
+        let sharing = &mut emitter.state.transformer.sharing;
+        self.pending.retain(|(name, source)| {
+            let hit = *name == family.name;
+            if hit {
+                sharing.collect(&family, source);
+            }
+            !hit
+        });
+        self.buffer.push(family);
+        if self.pending.is_empty() {
+            emitter.state.transformer.sharing.cached = true;
+            self.flush(emitter)?;
+        }
+        Ok(())
+    }
+
+    /// The waiting families go out in order, until one fails (those before it are sent).
+    fn flush(&mut self, emitter: &mut Emitter<'_, '_, '_, '_>) -> ScrapeResult<()> {
+        for family in self.buffer.drain(..) {
+            emitter.emit(family)?;
+        }
+        Ok(())
+    }
+}
+
+/// One scrape in progress, fed the parsed families one at a time (`on_family`); the stock
+/// scraper's chain of generators (prefix strip and input telemetry, the first-scrape hold, the
+/// `share_labels` stage, then exclusion, lookup and transform) as one value.
+struct Scrape<'t, 'c, 'r, 's, 'f> {
+    emitter: Emitter<'c, 'r, 's, 'f>,
+    first_scrape: Option<FirstScrape>,
+    stage: ShareStage<'t>,
+    /// This scrape collects `share_labels` sources (none cached from an earlier scrape).
+    collecting: bool,
+    /// First scrape with `use_process_start_time`: families with counters wait for the end of
+    /// the stream, and the smallest `process_start_time_seconds` decides how they are flushed.
+    held: Vec<Family<'t>>,
+    process_start_time: Option<f64>,
+    input_samples: Vec<usize>,
+}
+
+impl<'t> Scrape<'t, '_, '_, '_, '_> {
+    /// A family as the parser hands it over.
+    fn on_family(&mut self, mut family: Family<'t>) -> ScrapeResult<()> {
+        let config = self.emitter.config;
+        self.input_samples.push(family.samples.len());
+        if !config.raw_metric_prefix.is_empty() {
+            if let Some(stripped) = family.name.strip_prefix(config.raw_metric_prefix.as_str()) {
+                family.name = Cow::Owned(stripped.to_string());
+            }
+        }
+        if config.share.is_configured() {
+            // shared labels are collected from, and added to, parsed labels
+            family.ensure_labels();
+        }
+        if self.first_scrape.is_some() {
+            self.note_process_start_time(&family);
+            if matches!(
+                family.typ,
+                MetricType::Counter | MetricType::Histogram | MetricType::Summary
+            ) {
+                self.held.push(family);
+                return Ok(());
+            }
+        }
+        self.stage.push(family, &mut self.emitter)?;
+        self.emitter.batch(false)
+    }
+
+    fn note_process_start_time(&mut self, family: &Family<'_>) {
+        if family.name != "process_start_time_seconds" {
+            return;
+        }
+        let min = family
+            .samples
+            .iter()
+            .map(|s| s.value.value)
+            .reduce(|a, b| if b < a { b } else { a });
+        if let Some(min) = min {
+            if self.process_start_time.is_none_or(|p| min < p) {
+                self.process_start_time = Some(min);
+            }
+        }
+    }
+
+    /// After a complete stream on a first scrape: the held families go out, with their own
+    /// `flush_first_value`.
+    fn release_held(&mut self, first: FirstScrape, out: &mut ScrapeOutput) -> ScrapeResult<()> {
+        let flushed = self.emitter.batch(true);
+        out.held_start = Some(self.emitter.records.len());
+        out.held_flush = matches!(
+            (self.process_start_time, first.agent_start_time),
+            (Some(p), Some(a)) if p > a
+        );
+        self.emitter.stream.held = Some(out.held_flush);
+        flushed?;
+        for family in std::mem::take(&mut self.held) {
+            self.stage.push(family, &mut self.emitter)?;
+            self.emitter.batch(false)?;
+        }
+        Ok(())
+    }
+
+    /// The end of the stream, `result` being how parsing ended: held families released after a
+    /// complete stream, the `share_labels` state settled, the last records flushed.
+    fn finish(mut self, result: ScrapeResult<()>, mut out: ScrapeOutput) -> ScrapeOutput {
+        out.error = result.err();
+        if let (Some(first), None) = (self.first_scrape, &out.error) {
+            out.error = self.release_held(first, &mut out).err();
+        }
+        // a stream that ended before every source was seen releases what it held
+        if out.error.is_none() {
+            if self.collecting {
+                self.emitter.state.transformer.sharing.cached = true;
+            }
+            out.error = self.stage.flush(&mut self.emitter).err();
+        }
+        let share = &self.emitter.config.share;
+        let state = &mut *self.emitter.state;
+        if share.is_configured() && !share.cache {
+            state.transformer.sharing.clear();
+        }
+        // what is left goes out (the records made before an error are submitted too)
+        if let Err(e) = self.emitter.batch(true) {
+            out.error = Some(e);
+        }
+        self.emitter.state.transformer.end_scrape();
+        out.records = self.emitter.records;
+        out.input_samples = self.input_samples;
+        out
+    }
+}
+
 /// Parses `text` in `format` and transforms every family the resolver maps; the records are
 /// returned all together.
 pub fn scrape(
@@ -225,128 +332,58 @@ pub fn scrape_streaming<'t>(
     first_scrape: Option<FirstScrape>,
     flush: Option<Flush<'_>>,
 ) -> ScrapeOutput {
-    let mut stream = Stream {
-        flush,
-        failed: false,
-        held: None,
-    };
-    let mut out = ScrapeOutput {
-        records: std::mem::take(&mut state.transformer.spare_records),
-        ..ScrapeOutput::default()
-    };
-    out.records.clear();
+    let mut records = std::mem::take(&mut state.transformer.spare_records);
+    records.clear();
     state.transformer.begin_scrape();
     // An empty Prometheus body is an endpoint with no metrics. (An empty OpenMetrics body lacks its
     // `# EOF` and is rejected, as the OpenMetrics conformance cases require; the stock check skips
     // parsing and reports success.)
     if text.is_empty() && format == Format::Prometheus {
-        return out;
+        return ScrapeOutput {
+            records,
+            ..ScrapeOutput::default()
+        };
     }
     let share = &config.share;
     let collecting = share.is_configured() && (!share.cache || !state.transformer.sharing.cached);
-    let mut stage = ShareStage {
-        pending: if collecting {
-            share.pending_sources()
-        } else {
-            Vec::new()
+    let mut scrape = Scrape {
+        emitter: Emitter {
+            config,
+            resolver,
+            state,
+            records,
+            stream: Stream {
+                flush,
+                failed: false,
+                held: None,
+            },
         },
-        buffer: Vec::new(),
+        first_scrape,
+        stage: ShareStage {
+            pending: if collecting {
+                share.pending_sources()
+            } else {
+                Vec::new()
+            },
+            buffer: Vec::new(),
+        },
+        collecting,
+        held: Vec::new(),
+        process_start_time: None,
+        input_samples: Vec::new(),
     };
-    let records = &mut out.records;
-    // first scrape with `use_process_start_time`: families with counters wait for the end of the
-    // stream, and the smallest `process_start_time_seconds` decides how they are flushed
-    let mut held: Vec<Outgoing<'t>> = Vec::new();
-    let mut process_start_time: Option<f64> = None;
-    let mut sink = |mut family: Family<'t>| -> Result<(), ScrapeError> {
-        if !config.raw_metric_prefix.is_empty() {
-            if let Some(stripped) = family.name.strip_prefix(config.raw_metric_prefix.as_str()) {
-                family.name = Cow::Owned(stripped.to_string());
-            }
-        }
-        if share.is_configured() {
-            // shared labels are collected from, and added to, parsed labels
-            family.ensure_labels();
-        }
-        let resolved = resolver.resolve(&family)?;
-        // the stock check updates `target_info` labels from a family that is not excluded
-        let target_info_update = share.target_info
-            && family.name == TARGET_INFO
-            && !resolver.is_excluded(&family.name)?;
-        let is_counter_family = matches!(
-            family.typ,
-            MetricType::Counter | MetricType::Histogram | MetricType::Summary
-        );
-        if first_scrape.is_some() && family.name == "process_start_time_seconds" {
-            let min =
-                family
-                    .samples
-                    .iter()
-                    .map(|s| s.value.value)
-                    .reduce(|a, b| if b < a { b } else { a });
-            if let Some(min) = min {
-                if process_start_time.is_none_or(|p| min < p) {
-                    process_start_time = Some(min);
-                }
-            }
-        }
-        let outgoing = Outgoing {
-            family,
-            resolved,
-            target_info_update,
-        };
-        if first_scrape.is_some() && is_counter_family {
-            held.push(outgoing);
-            return Ok(());
-        }
-        stage.push(outgoing, config, state, records, &mut stream)?;
-        stream.batch(records, &state.transformer, false)
-    };
+    let mut lines = Lines::filtered_by(text, config.raw_line_filter.clone());
+    let mut sink = |family: Family<'t>| scrape.on_family(family);
     let result = match format {
-        Format::Prometheus => prom::parse(text, &mut sink),
-        Format::OpenMetrics => openmetrics::parse(text, &mut sink),
+        Format::Prometheus => prom::parse_lines(&mut lines, &mut sink),
+        Format::OpenMetrics => openmetrics::parse_lines(&mut lines, &mut sink),
     };
-    out.error = result.err();
-    // held families go out only after a complete stream
-    if let (Some(first), None) = (first_scrape, &out.error) {
-        if let Err(e) = stream.batch(&mut out.records, &state.transformer, true) {
-            out.error = Some(e);
-        }
-        out.held_start = Some(out.records.len());
-        out.held_flush = matches!(
-            (process_start_time, first.agent_start_time),
-            (Some(p), Some(a)) if p > a
-        );
-        stream.held = Some(out.held_flush);
-        for outgoing in held {
-            if out.error.is_some() {
-                break;
-            }
-            let pushed = stage
-                .push(outgoing, config, state, &mut out.records, &mut stream)
-                .and_then(|()| stream.batch(&mut out.records, &state.transformer, false));
-            if let Err(e) = pushed {
-                out.error = Some(e);
-            }
-        }
-    }
-    // a stream that ended before every source was seen releases what it held
-    if out.error.is_none() && !stage.buffer.is_empty() {
-        if collecting {
-            state.transformer.sharing.cached = true;
-        }
-        if let Err(e) = stage.flush(config, state, &mut out.records, &mut stream) {
-            out.error = Some(e);
-        }
-    } else if out.error.is_none() && collecting {
-        state.transformer.sharing.cached = true;
-    }
-    if share.is_configured() && !share.cache {
-        state.transformer.sharing.clear();
-    }
-    // what is left goes out (the records made before an error are submitted too)
-    if let Err(e) = stream.batch(&mut out.records, &state.transformer, true) {
-        out.error = Some(e);
-    }
-    state.transformer.end_scrape();
-    out
+    let out = ScrapeOutput {
+        filtered_lines: lines.filtered(),
+        ..ScrapeOutput::default()
+    };
+    scrape.finish(result, out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -46,7 +46,7 @@ class PayloadServer:
         body: bytes = b'',
         content_type: str = PROM_CONTENT_TYPE,
         status: int = 200,
-        tls: tuple[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ):
         self.body = body
         self.content_type = content_type
@@ -93,10 +93,8 @@ class PayloadServer:
 
         self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
         self.scheme = 'http'
-        if tls is not None:  # (certificate file, key file): serve HTTPS
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*tls)
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        if tls is not None:  # a server-side context (TLSFiles.server_context): serve HTTPS
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
             self.scheme = 'https'
         self.httpd.daemon_threads = True
         # a short poll interval: shutdown() waits for the serving loop to notice
@@ -378,10 +376,16 @@ class RawServer:
 
 
 class TLSFiles:
-    """A self-signed CA, a server certificate for 127.0.0.1/localhost and a client certificate it
-    signed, written as PEM files to `directory`."""
+    """A self-signed CA, a server certificate for `server_hosts` (IP addresses or DNS names) and a
+    client certificate it signed (its key encrypted with `key_password`, if given), written as PEM
+    files to `directory`."""
 
-    def __init__(self, directory: Path, key_password: bytes | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        key_password: bytes | None = None,
+        server_hosts: tuple[str, ...] = ('localhost', '127.0.0.1'),
+    ):
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
@@ -434,10 +438,14 @@ class TLSFiles:
                 builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
             return key, builder.sign(ca_key, hashes.SHA256())
 
+        def host_name(host):
+            try:
+                return x509.IPAddress(ipaddress.ip_address(host))
+            except ValueError:
+                return x509.DNSName(host)
+
         server_key, server_cert = leaf(
-            'localhost',
-            ExtendedKeyUsageOID.SERVER_AUTH,
-            [x509.DNSName('localhost'), x509.IPAddress(ipaddress.ip_address('127.0.0.1'))],
+            server_hosts[0], ExtendedKeyUsageOID.SERVER_AUTH, [host_name(h) for h in server_hosts]
         )
         client_key, client_cert = leaf('nim-client', ExtendedKeyUsageOID.CLIENT_AUTH)
         pem = serialization.Encoding.PEM
@@ -456,18 +464,6 @@ class TLSFiles:
         return context
 
 
-class TLSPayloadServer(PayloadServer):
-    """PayloadServer over HTTPS with the given server-side SSL context."""
-
-    def __init__(self, context: ssl.SSLContext, body: bytes = b'', content_type: str = PROM_CONTENT_TYPE):
-        super().__init__(body, content_type)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-
-    @property
-    def base_url(self) -> str:
-        return f'https://127.0.0.1:{self.httpd.server_address[1]}'
-
-
 def run_python(code: str, timeout: float = 120) -> dict:
     """Runs `code` in a fresh interpreter (the test directory on sys.path) and returns the JSON
     object it printed last; for payloads whose time or memory must not weigh on the test process."""
@@ -477,36 +473,3 @@ def run_python(code: str, timeout: float = 120) -> dict:
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def self_signed_certificate(directory: Path, hosts: tuple[str, ...] = ('127.0.0.1',)) -> tuple[str, str]:
-    """A self-signed server certificate for these IP addresses, and its key: (cert file, key file)."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'nim-test')])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(h)) for h in hosts]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / 'server.pem', directory / 'server.key'
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return str(cert_file), str(key_file)

@@ -97,3 +97,11 @@ def test_record_kinds_are_distinct_integers_the_check_uses(aggregator):
     assert _core.REC_GAUGE == aggregator.GAUGE
     assert _core.REC_RATE == aggregator.RATE
     assert _core.REC_MONOTONIC_COUNT == aggregator.MONOTONIC_COUNT
+
+
+def test_the_stub_gives_the_aggregator_target_parameters():
+    (target,) = [n for n in stub_tree().body if isinstance(n, ast.ClassDef) and n.name == 'AggregatorTarget']
+    (init,) = [n for n in target.body if isinstance(n, ast.FunctionDef) and n.name == '__init__']
+    # keyword-only, as the module takes them: the fast path's fields are named
+    assert init.args.kwonlyargs and not init.args.args[1:]
+    assert stub_parameters(init) == runtime_parameters(_core.AggregatorTarget)

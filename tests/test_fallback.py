@@ -3,7 +3,7 @@ broken install), the package serves `fallback.NvidiaNIMCheck`: datadog-checks-ba
 V2 scraper with this check's defaults. It must send what the stock check sends on a NIM 1.x, what
 the native check sends on a NIM 2.x, keep the version fixes that live in Python, refuse the
 core-only `latency_percentiles` clearly, and say once why it runs. (The version fixes are shown
-for both checks in test_differences.py and test_version_metadata.py.)"""
+for both checks in test_deliberate_differences.py and test_version_metadata.py.)"""
 
 import json
 import logging
@@ -12,7 +12,7 @@ import sys
 
 import pytest
 from common import PROJECT_ROOT, PROM_CONTENT_TYPE, PayloadServer, StockNvidiaNIMCheck, fixture_bytes, run_error
-from test_differential import RUNS, assert_identical, run_both
+from test_same_as_stock import RUNS, assert_identical, run_both
 
 from datadog_checks.nvidia_nim import NvidiaNIMCheck
 from datadog_checks.nvidia_nim.emulator import nim_metrics

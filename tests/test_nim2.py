@@ -187,7 +187,7 @@ def test_colon_names_in_user_map_entries(aggregator, dd_run_check, content_type)
 
 def test_nim1_payload_sends_only_the_stock_metrics(aggregator, dd_run_check):
     """With the 2.x entries in the default map, a 1.x NIM still sends exactly the stock names
-    (the value-by-value comparison with the stock check is test_differential.py)."""
+    (the value-by-value comparison with the stock check is test_same_as_stock.py)."""
     with NimEmulator() as emu:
         dd_run_check(make_check(emu.metrics_url))
     assert set(aggregator.metric_names) == from_map(METRIC_MAP)

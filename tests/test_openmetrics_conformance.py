@@ -7,14 +7,17 @@ import pytest
 from common import FIXTURES
 
 from datadog_checks.nvidia_nim import _core
+from datadog_checks.nvidia_nim.config import ScraperSettings
 
 CASES_DIR = FIXTURES / 'openmetrics-conformance'
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / 'test.json').is_file())
 
 
 def parses(body: bytes) -> bool:
-    scraper = _core.Scraper({'static_tags': []})
-    _records, error = scraper.scrape(body, 'application/openmetrics-text; version=1.0.0', False, lambda *a: None)
+    settings = ScraperSettings(None, {'openmetrics_endpoint': 'http://127.0.0.1:1/metrics'})
+    scraper = _core.Scraper(settings.core_options)
+    content_type = 'application/openmetrics-text; version=1.0.0'
+    _records, error = scraper.scrape(body, content_type=content_type, use_latest_spec=False, resolver=lambda *a: None)
     return error is None
 
 

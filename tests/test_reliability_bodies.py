@@ -28,7 +28,7 @@ EOF = b'# EOF\n'
 
 
 # Characters where Python's str.splitlines() ends a line and this check does not (a deliberate
-# difference, pinned in test_differences_lines.py): kept out of the bodies compared here.
+# difference, pinned in test_deliberate_differences_in_lines.py): kept out of the bodies compared here.
 SPLITLINES_ONLY = (b'\x0b', b'\x0c', b'\x1c', b'\x1d', b'\x1e', b'\xc2\x85', b'\xe2\x80\xa8', b'\xe2\x80\xa9')
 
 

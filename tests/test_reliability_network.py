@@ -170,7 +170,7 @@ def test_fault_then_recovery(aggregator, datadog_agent, caplog, fault, ignore):
         assert error is None
         assert f'OpenMetrics endpoint {url} is not accessible' in caplog.text
         # the stock check also swallows it, then fails on its own version request when the
-        # whole server is down (see test_differences.py)
+        # whole server is down (see test_deliberate_differences.py)
         assert stock_faulty[0] is None or '/v1/version' in stock_faulty[0]
     else:
         assert error == f'There was an error scraping endpoint {url}: {message}'

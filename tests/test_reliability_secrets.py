@@ -13,7 +13,6 @@ from common import (
     PayloadServer,
     StockNvidiaNIMCheck,
     TLSFiles,
-    TLSPayloadServer,
     fixture_bytes,
     health_checks,
     run_error,
@@ -140,7 +139,7 @@ def run_both(aggregator, instance):
 
 
 def test_tls_verification_fails_without_the_ca(aggregator, tls):
-    with TLSPayloadServer(tls.server_context(), fixture_bytes('nim_metrics.txt')) as server:
+    with PayloadServer(fixture_bytes('nim_metrics.txt'), tls=tls.server_context()) as server:
         instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
         stock, ours = run_both(aggregator, instance)
     assert 'CERTIFICATE_VERIFY_FAILED' in ours[0]
@@ -151,7 +150,7 @@ def test_tls_verification_fails_without_the_ca(aggregator, tls):
 
 @pytest.mark.parametrize('options', ['ca', 'no_verify'])
 def test_tls_passes_with_the_ca_or_without_verification(aggregator, tls, options):
-    with TLSPayloadServer(tls.server_context(), fixture_bytes('nim_metrics.txt')) as server:
+    with PayloadServer(fixture_bytes('nim_metrics.txt'), tls=tls.server_context()) as server:
         instance = {'openmetrics_endpoint': server.base_url + '/metrics'}
         instance.update({'tls_ca_cert': tls.ca_cert} if options == 'ca' else {'tls_verify': False})
         assert NvidiaNIMCheck('nvidia_nim', {}, [instance]).run() == ''
@@ -160,7 +159,7 @@ def test_tls_passes_with_the_ca_or_without_verification(aggregator, tls, options
 
 
 def test_tls_client_certificate(aggregator, tls):
-    with TLSPayloadServer(tls.server_context(require_client_cert=True), fixture_bytes('nim_metrics.txt')) as server:
+    with PayloadServer(fixture_bytes('nim_metrics.txt'), tls=tls.server_context(require_client_cert=True)) as server:
         instance = {'openmetrics_endpoint': server.base_url + '/metrics', 'tls_ca_cert': tls.ca_cert}
         # without a client certificate the server ends the handshake
         stock, ours = run_both(aggregator, instance)
@@ -182,7 +181,7 @@ def test_tls_client_certificate(aggregator, tls):
 )
 def test_tls_key_password_never_logged(caplog, tls):
     caplog.set_level(logging.DEBUG)
-    with TLSPayloadServer(tls.server_context(require_client_cert=True), fixture_bytes('nim_metrics.txt')) as server:
+    with PayloadServer(fixture_bytes('nim_metrics.txt'), tls=tls.server_context(require_client_cert=True)) as server:
         instance = {
             'openmetrics_endpoint': server.base_url + '/metrics',
             'tls_ca_cert': tls.ca_cert,

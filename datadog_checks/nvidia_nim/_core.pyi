@@ -37,9 +37,21 @@ class _Resolver(Protocol):
     def __call__(self, name: str, family_type: str, sample_count: int, /) -> tuple[str, str, Any, int] | None: ...
     def is_excluded(self, name: str, /) -> bool: ...
 
-# (submit_metric(check, check_id, kind, name, value, tags, hostname, flush_first_value), check,
-#  check_id, namespaced(name) -> submitted name or None, flush_first_value)
-_DirectTarget = tuple[Callable[..., object], object, str, Callable[[str], str | None], bool]
+class AggregatorTarget:
+    """Where `Scraper.scrape` submits gauge, rate and monotonic_count records itself, straight to
+    the Agent's aggregator: `submit_metric(check, check_id, kind, name, value, tags, hostname,
+    flush_first_value)`, `namespaced(name)` (the submitted name, or None when `metric_patterns`
+    drops it) and the check's `flush_first_value`."""
+
+    def __init__(
+        self,
+        *,
+        submit_metric: Callable[..., object],
+        check: object,
+        check_id: str,
+        namespaced: Callable[[str], str | None],
+        flush_first_value: bool,
+    ) -> None: ...
 
 class Scraper:
     """The Rust half of one OpenMetrics scraper; `options` as `ScraperSettings.core_options`."""
@@ -49,13 +61,22 @@ class Scraper:
     def processed_samples(self) -> int:
         """Samples handed to a transformer during the last scrape (for `telemetry`)."""
 
+    @property
+    def input_samples(self) -> list[int]:
+        """The number of samples of each family the last scrape parsed, in order (for `telemetry`)."""
+
+    @property
+    def filtered_lines(self) -> int:
+        """The lines `raw_line_filters` dropped during the last scrape, up to where it ended."""
+
     def scrape(
         self,
         body: bytes | list[bytes],
+        *,
         content_type: str,
         use_latest_spec: bool,
         resolver: _Resolver,
-        direct: _DirectTarget | None = None,
+        direct: AggregatorTarget | None = None,
         first_scrape: bool = False,
         agent_start_time: float | None = None,
     ) -> tuple[list[_Record], _ScrapeError]:

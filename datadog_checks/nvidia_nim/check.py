@@ -1,12 +1,9 @@
-"""The Agent-facing check: fetch through the Agent's HTTP wrapper, hand the body to the Rust core,
-submit what it returns through the AgentCheck API, then send the NIM version metadata."""
+"""The Agent-facing check: fetch the body (download.py), hand it to the Rust core, submit what it
+returns through the AgentCheck API (or let the core submit metrics straight to the aggregator),
+then send the NIM version metadata (version.py)."""
 
 from __future__ import annotations
 
-import codecs
-import re
-
-from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import RequestException
 
 from datadog_checks.base import AgentCheck
@@ -23,18 +20,12 @@ from . import _core
 from ._core import REC_BUCKET, REC_GAUGE, REC_METADATA, REC_MONOTONIC_COUNT, REC_RATE, REC_SERVICE_CHECK
 from .config import ScraperSettings
 from .config_models import ConfigMixin
-from .transport import Transport, transport_for
+from .download import MAX_BODY_BYTES, MetricsDownload
 from .version import NimVersionMetadata
 
-ACCEPT_PROMETHEUS = 'text/plain'
-ACCEPT_OPENMETRICS = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1'
-# Read the body in chunks of this size; refuse bodies past MAX_BODY_BYTES (after decompression).
-READ_CHUNK_BYTES = 1 << 18
-MAX_BODY_BYTES = 256 * 1024 * 1024
+__all__ = ['MAX_BODY_BYTES', 'NvidiaNIMCheck']
 
-# Where the core ends lines (not at the other characters str.splitlines() breaks at).
-LINE_BREAK = re.compile('\r\n|\r|\n')
-
+# The exceptions the core's parse errors name (the ones the stock parsers raise).
 CORE_EXCEPTIONS = {
     'ValueError': ValueError,
     'IndexError': IndexError,
@@ -43,20 +34,7 @@ CORE_EXCEPTIONS = {
 }
 
 
-class ResponseTooLargeError(ValueError):
-    """The metrics body is larger than this check accepts."""
-
-
-def declares_charset(content_type: str) -> bool:
-    """Whether a Content-Type header names a (non-empty) charset, as requests reads its parameters."""
-    for param in content_type.split(';')[1:]:
-        key, sep, value = param.partition('=')
-        if sep and key.strip().lower() == 'charset' and value.strip().strip('\'"'):
-            return True
-    return False
-
-
-class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
+class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata, MetricsDownload):
     """Collects NVIDIA NIM metrics from its OpenMetrics endpoint."""
 
     __NAMESPACE__ = 'nvidia_nim'
@@ -67,8 +45,7 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
         super().__init__(name, init_config, instances)
         self.settings: ScraperSettings | None = None
         self._core: _core.Scraper | None = None
-        # the metrics request's transport, made at the first request
-        self._transport: Transport | None = None
+        self._transport = None  # the metrics request's (MetricsDownload), made at the first request
         # None until the first successful scrape, then True; False after a failure that follows one.
         self._flush_first_value: bool | None = None
         self.check_initializations.append(self._configure)
@@ -102,119 +79,44 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
         reporter = MetricLimitIssueReporter(filter_option_text='metrics / exclude_metrics')
         reporter.handle(self, [self.settings.endpoint], reached_limit, observed_count, limit)
 
-    # --- scrape ---------------------------------------------------------------------------------
-
-    def _health(self, status: int, message: str | None = None) -> None:
-        settings = self.settings
-        if settings is not None and settings.enable_health_service_check:
-            self.service_check(self.SERVICE_CHECK_HEALTH, status, tags=settings.static_tags, message=message)
-
-    def _fetch(self, settings: ScraperSettings):
-        """GET the endpoint; a failure or an error status sends the CRITICAL health check."""
-        options = {'stream': True}
-        if self.http.options['headers'].get('Accept') == '*/*':
-            accept = ACCEPT_OPENMETRICS if settings.use_latest_spec else ACCEPT_PROMETHEUS
-            options['extra_headers'] = {'Accept': accept}
-        try:
-            if self._transport is None:
-                self._transport = transport_for(self, settings.endpoint)
-            response = self._transport.get(**options)
-        except Exception as e:
-            self._health(AgentCheck.CRITICAL, message=str(e))
-            raise
-        try:
-            response.raise_for_status()
-        except Exception as e:
-            self._health(AgentCheck.CRITICAL, message=str(e))
-            response.close()
-            raise
-        return response
-
-    @staticmethod
-    def _read_body(response) -> list[bytes]:
-        """The body as read, in chunks (the core joins them into a buffer it keeps between
-        scrapes, which saves allocating and faulting in a new one every time)."""
-        chunks = []
-        size = 0
-        for chunk in response.iter_content(chunk_size=READ_CHUNK_BYTES):
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise ResponseTooLargeError(f'Response body is larger than {MAX_BODY_BYTES} bytes')
-            chunks.append(chunk)
-        return chunks
-
-    @staticmethod
-    def _as_utf8(chunks: list[bytes], encoding: str | None) -> list[bytes]:
-        """The body as UTF-8: decoded from `encoding` (invalid bytes replaced), or as UTF-8 when
-        there is none."""
-        encoding = encoding or 'utf-8'
-        try:
-            if codecs.lookup(encoding).name == 'utf-8':
-                return chunks
-        except LookupError:
-            pass
-        return [b''.join(chunks).decode(encoding, errors='replace').encode('utf-8')]
-
-    def _download(self, settings: ScraperSettings) -> tuple[str, list[bytes]] | None:
-        """The endpoint's Content-Type and body (as UTF-8), the health check sent; None when the
-        endpoint cannot be reached and `ignore_connection_errors` is set."""
-        try:
-            response = self._fetch(settings)
-        except RequestsConnectionError:
-            if not settings.ignore_connection_errors:
-                raise
-            self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
-            self.version_lookup_due_now()
-            return None
-        with response:
-            content_type = response.headers.get('Content-Type', '')
-            try:
-                raw = self._read_body(response)
-            except Exception as e:
-                # The body did not arrive whole (cut short of its Content-Length, a broken chunked
-                # encoding or gzip stream, a read timeout, past MAX_BODY_BYTES): nothing of it is used.
-                self._health(AgentCheck.CRITICAL, message=str(e))
-                if isinstance(e, RequestsConnectionError) and settings.ignore_connection_errors:
-                    self.log.warning('OpenMetrics endpoint %s is not accessible', settings.endpoint)
-                    self.version_lookup_due_now()
-                    return None
-                raise
-            self._health(AgentCheck.OK)
-            if settings.telemetry:
-                length = response.headers.get('Content-Length')
-                size = int(length) if length is not None else sum(map(len, raw))
-                self.gauge('telemetry.payload.size', size, tags=list(settings.static_tags))
-            # the declared charset, else UTF-8 (requests would fall back to ISO-8859-1 for text/*)
-            return content_type, self._as_utf8(raw, response.encoding if declares_charset(content_type) else None)
-
     def _scrape(self, settings: ScraperSettings) -> None:
-        try:
-            download = self._download(settings)
-        finally:
-            if self._transport is not None:
-                self._transport.release()
+        download = self.download(settings)
         if download is None:
             return
         content_type, body = download
-        if settings.raw_line_filter is not None:
-            body = self._filter_lines(settings, body)
-        direct = None
-        if self._fast_path():
-            ffv = bool(self._flush_first_value)
-            direct = (aggregator.submit_metric, self, self.check_id, self._namespaced, ffv)
         first_scrape = settings.use_process_start_time and self._flush_first_value is None
-        agent_start_time = datadog_agent.get_process_start_time() if first_scrape else None
         records, error = self._core.scrape(
-            body, content_type, settings.use_latest_spec, settings.resolver, direct, first_scrape, agent_start_time
+            body,
+            content_type=content_type,
+            use_latest_spec=settings.use_latest_spec,
+            resolver=settings.resolver,
+            direct=self._aggregator_target(),
+            first_scrape=first_scrape,
+            agent_start_time=datadog_agent.get_process_start_time() if first_scrape else None,
         )
         self._submit(settings, records)
         if settings.telemetry:
             self._submit_telemetry(settings)
+        if isinstance(error, BaseException):
+            raise error
         if error is not None:
-            if isinstance(error, BaseException):
-                raise error
             kind, message = error
             raise CORE_EXCEPTIONS.get(kind, ValueError)(message)
+
+    def _aggregator_target(self) -> _core.AggregatorTarget | None:
+        """Where the core submits metrics itself, straight to the aggregator; None when they go
+        through the AgentCheck API. AgentCheck's submission would only namespace the name, apply
+        `metric_patterns` and copy the tag list, which the core does itself (names cached per
+        scraper). The limiter and generic-tag renaming keep the API path."""
+        if self.metric_limiter or self.disable_generic_tags or getattr(self, '_discovery_aggregator', None) is not None:
+            return None
+        return _core.AggregatorTarget(
+            submit_metric=aggregator.submit_metric,
+            check=self,
+            check_id=self.check_id,
+            namespaced=self._namespaced,
+            flush_first_value=bool(self._flush_first_value),
+        )
 
     def _namespaced(self, name: str) -> str | None:
         """The submitted name of a metric, or None when `metric_patterns` filters it out (the core
@@ -222,44 +124,17 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata):
         full = f'{self.__NAMESPACE__}.{name}'
         return full if self.should_send_metric(full) else None
 
-    def _fast_path(self) -> bool:
-        """Whether metrics can go straight to the aggregator: AgentCheck's submission would only
-        namespace the name, apply `metric_patterns` and copy the tag list, which the core does
-        itself (names cached per scraper). The limiter and generic-tag renaming keep the API path."""
-        return (
-            not self.metric_limiter
-            and not self.disable_generic_tags
-            and getattr(self, '_discovery_aggregator', None) is None
-        )
-
-    def _filter_lines(self, settings: ScraperSettings, chunks: list[bytes]) -> list[bytes]:
-        """`raw_line_filters`: lines (split where the core splits them) matching a filter are
-        dropped before parsing."""
-        kept = []
-        dropped = 0
-        lines = LINE_BREAK.split(b''.join(chunks).decode('utf-8', errors='replace'))
-        if lines and not lines[-1]:
-            lines.pop()
-        for line in lines:
-            if settings.raw_line_filter.search(line):
-                dropped += 1
-            else:
-                kept.append(line + '\n')
-        if settings.telemetry:
-            tags = list(settings.static_tags)
-            for _ in range(dropped):
-                self.count('telemetry.metrics.blacklist.count', 1, tags=tags)
-        return [''.join(kept).encode('utf-8')]
-
     def _submit_telemetry(self, settings: ScraperSettings) -> None:
+        """The stock scraper's telemetry counts, one submission per family, line or sample."""
         tags = list(settings.static_tags)
-        inputs, ignored = settings.resolver.take_telemetry()
-        for n in inputs:
+        for n in self._core.input_samples:
             self.count('telemetry.metrics.input.count', n, tags=tags)
-        for n in ignored:
+        for n in settings.resolver.take_ignored_counts():
             self.count('telemetry.metrics.ignored.count', n, tags=tags)
         for _ in range(self._core.processed_samples):
             self.count('telemetry.metrics.processed.count', 1, tags=tags)
+        for _ in range(self._core.filtered_lines):
+            self.count('telemetry.metrics.blacklist.count', 1, tags=tags)
 
     def _submit(self, settings: ScraperSettings, records: list) -> None:
         """Submits the records the core returned (all of them, or all but the metrics it

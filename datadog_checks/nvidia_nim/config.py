@@ -175,9 +175,8 @@ class MetricResolver:
                     raise type(e)(f'Error compiling transformer for metric `{key}`: {e}') from None
         self.exclude_exact: set[str] = set()
         self.exclude_pattern: re.Pattern | None = None
-        # With `telemetry`: sample counts per parsed family, and per excluded family.
+        # With `telemetry`: sample counts per excluded family (the core counts the parsed ones).
         self.telemetry = False
-        self.input_counts: list[int] = []
         self.ignored_counts: list[int] = []
 
     def _compile(self, default_name: str, entry: dict[str, Any]) -> MetricSpec:
@@ -192,17 +191,14 @@ class MetricResolver:
         self.exclude_exact = exact
         self.exclude_pattern = pattern
 
-    def take_telemetry(self) -> tuple[list[int], list[int]]:
-        counts = (self.input_counts, self.ignored_counts)
-        self.input_counts, self.ignored_counts = [], []
+    def take_ignored_counts(self) -> list[int]:
+        counts, self.ignored_counts = self.ignored_counts, []
         return counts
 
     def is_excluded(self, name: str) -> bool:
         return name in self.exclude_exact or (self.exclude_pattern is not None and self.exclude_pattern.search(name))
 
     def __call__(self, name: str, family_type: str, sample_count: int):
-        if self.telemetry:
-            self.input_counts.append(sample_count)
         if self.is_excluded(name):
             if self.telemetry:
                 self.ignored_counts.append(sample_count)
@@ -287,120 +283,29 @@ class ScraperSettings:
     def __init__(self, check, instance: Mapping[str, Any]):
         config = effective_config(instance)
         self.config = config
-        endpoint = config.get('openmetrics_endpoint', '')
-        if not isinstance(endpoint, str):
-            raise ConfigurationError('The setting `openmetrics_endpoint` must be a string')
-        if not endpoint:
-            raise ConfigurationError('The setting `openmetrics_endpoint` is required')
-        self.endpoint = endpoint
-
-        counters_with_distributions = is_affirmative(config.get('collect_counters_with_distributions', False))
-        omit_bound_tags = is_affirmative(config.get('collect_histograms_as_distributions', False))
-        if omit_bound_tags:
-            unsupported = getattr(check, 'multiple_histogram_buckets_unsupported_reason', None)
-            reason = unsupported() if unsupported is not None else 'is not supported by this Agent'
-            if reason:
-                raise ConfigurationError(f'`collect_histograms_as_distributions` {reason}')
-        distributions = (
-            counters_with_distributions
-            or omit_bound_tags
-            or is_affirmative(config.get('histogram_buckets_as_distributions', False))
-        )
-        # without buckets there is nothing to decumulate: `non_cumulative_histogram_buckets` only
-        # applies while buckets are collected
-        collect_buckets = distributions or is_affirmative(config.get('collect_histogram_buckets', True))
-        non_cumulative = distributions or (
-            collect_buckets and is_affirmative(config.get('non_cumulative_histogram_buckets', False))
-        )
-        renames = config.get('rename_labels')
-        upper_bound = renames.get('upper_bound', 'upper_bound') if isinstance(renames, dict) else 'upper_bound'
-
+        self.endpoint = _endpoint(config)
+        histogram = _histogram_options(check, config)
         self.resolver = MetricResolver(config)
-        if not isinstance(config.get('share_labels', {}), dict):
-            raise TypeError('Setting `share_labels` must be a mapping')
-        target_info = config.get('target_info', False)
-        if not isinstance(target_info, bool):
-            raise TypeError('Setting `target_info` must be a boolean')
-        share_labels = share_label_sources(config.get('share_labels', {}))
+        share = _share_options(config)
         self.telemetry = is_affirmative(config.get('telemetry', False))
         self.resolver.telemetry = self.telemetry
-
         self.raw_metric_prefix = config.get('raw_metric_prefix', '')
         if not isinstance(self.raw_metric_prefix, str):
             raise ConfigurationError('Setting `raw_metric_prefix` must be a string')
         self.enable_health_service_check = is_affirmative(config.get('enable_health_service_check', True))
         self.ignore_connection_errors = is_affirmative(config.get('ignore_connection_errors', False))
-
-        hostname_label = config.get('hostname_label', '')
-        if not isinstance(hostname_label, str):
-            raise ConfigurationError('Setting `hostname_label` must be a string')
-        hostname_format = config.get('hostname_format', '')
-        if not isinstance(hostname_format, str):
-            raise ConfigurationError('Setting `hostname_format` must be a string')
-        if hostname_label and hostname_format and '<HOSTNAME>' not in hostname_format:
-            raise ConfigurationError('Setting `hostname_format` does not contain the placeholder `<HOSTNAME>`')
-
+        hostname_label, hostname_format = _hostname_options(config)
         exclude_labels = _string_list(config, 'exclude_labels')
         include_labels = _string_list(config, 'include_labels')
-
-        rename_labels = config.get('rename_labels', {})
-        if not isinstance(rename_labels, dict):
-            raise ConfigurationError('Setting `rename_labels` must be a mapping')
-        for key, value in rename_labels.items():
-            if not isinstance(value, str):
-                raise ConfigurationError(f'Value for label `{key}` of setting `rename_labels` must be a string')
-
-        exclude_metrics = _string_list(config, 'exclude_metrics')
-        exact = {e for e in exclude_metrics if not is_regex_key(e)}
-        patterns = [e for e in exclude_metrics if is_regex_key(e)]
-        self.resolver.set_exclusions(exact, re.compile('|'.join(patterns)) if patterns else None)
-
-        by_labels = config.get('exclude_metrics_by_labels', {})
-        if not isinstance(by_labels, dict):
-            raise ConfigurationError('Setting `exclude_metrics_by_labels` must be a mapping')
-        exclude_by_labels: dict[str, Any] = {}
-        for label, values in by_labels.items():
-            if values is True:
-                exclude_by_labels[label] = True
-            elif isinstance(values, list):
-                for i, value in enumerate(values, 1):
-                    if not isinstance(value, str):
-                        raise ConfigurationError(
-                            f'Value #{i} for label `{label}` of setting `exclude_metrics_by_labels` must be a string'
-                        )
-                # the core searches label values with this very pattern
-                exclude_by_labels[label] = re.compile('|'.join(values))
-            else:
-                raise ConfigurationError(
-                    f'Label `{label}` of setting `exclude_metrics_by_labels` must be an array or set to `true`'
-                )
-
-        tags = config.get('tags', [])
-        if not isinstance(tags, list):
-            raise ConfigurationError('Setting `tags` must be an array')
-        for i, entry in enumerate(tags, 1):
-            if not isinstance(entry, str):
-                raise ConfigurationError(f'Entry #{i} of setting `tags` must be a string')
-        ignore_tags = config.get('ignore_tags', [])
-        if ignore_tags:
-            ignored = re.compile('|'.join(set(ignore_tags)))
-            tags = [tag for tag in tags if not ignored.search(tag)]
-        static_tags = list(tags)
-        if is_affirmative(config.get('tag_by_endpoint', True)):
-            static_tags.append(f'endpoint:{endpoint}')
-        self.static_tags = tuple(static_tags)
-
-        raw_line_filters = config.get('raw_line_filters', [])
-        if not isinstance(raw_line_filters, list):
-            raise ConfigurationError('Setting `raw_line_filters` must be an array')
-        for i, entry in enumerate(raw_line_filters, 1):
-            if not isinstance(entry, str):
-                raise ConfigurationError(f'Entry #{i} of setting `raw_line_filters` must be a string')
-        self.raw_line_filter = re.compile('|'.join(raw_line_filters)) if raw_line_filters else None
-
+        rename_labels = _rename_labels(config)
+        self.resolver.set_exclusions(*_metric_exclusions(config))
+        exclude_by_labels = _exclude_by_labels(config)
+        self.static_tags = _static_tags(config, self.endpoint)
+        self.raw_line_filter = _raw_line_filter(config)
         self.use_latest_spec = is_affirmative(config.get('use_latest_spec', False))
         self.use_process_start_time = is_affirmative(config.get('use_process_start_time'))
 
+        # The options of the core's `Scraper` (src/bindings/options.rs); every default is decided here.
         self.core_options = {
             'raw_metric_prefix': self.raw_metric_prefix,
             'exclude_labels': exclude_labels,
@@ -411,16 +316,144 @@ class ScraperSettings:
             'static_tags': list(self.static_tags),
             'hostname_label': hostname_label,
             'hostname_format': hostname_format if hostname_label else '',
-            'collect_histogram_buckets': collect_buckets,
-            'non_cumulative_histogram_buckets': non_cumulative,
-            'histogram_buckets_as_distributions': distributions,
-            'collect_counters_with_distributions': counters_with_distributions,
-            'collect_histograms_as_distributions': omit_bound_tags,
-            'histogram_bound_tag_prefixes': [f'{upper_bound}:', 'lower_bound:'],
-            'share_labels': share_labels,
+            **histogram,
+            **share,
             # read without is_affirmative, as the stock check does: any truthy value caches
             'cache_shared_labels': bool(config.get('cache_shared_labels', True)),
-            'target_info': target_info,
             # opt-in per-interval latency percentiles (percentiles.py, src/percentiles.rs)
             'latency_percentiles': percentile_options(config),
+            # `raw_line_filters`, applied by the core as it splits the body into lines
+            'raw_line_filter': self.raw_line_filter,
         }
+
+
+def _endpoint(config: Mapping[str, Any]) -> str:
+    endpoint = config.get('openmetrics_endpoint', '')
+    if not isinstance(endpoint, str):
+        raise ConfigurationError('The setting `openmetrics_endpoint` must be a string')
+    if not endpoint:
+        raise ConfigurationError('The setting `openmetrics_endpoint` is required')
+    return endpoint
+
+
+def _histogram_options(check, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The core's histogram options, each resolved from the options that imply it."""
+    counters_with_distributions = is_affirmative(config.get('collect_counters_with_distributions', False))
+    omit_bound_tags = is_affirmative(config.get('collect_histograms_as_distributions', False))
+    if omit_bound_tags:
+        unsupported = getattr(check, 'multiple_histogram_buckets_unsupported_reason', None)
+        reason = unsupported() if unsupported is not None else 'is not supported by this Agent'
+        if reason:
+            raise ConfigurationError(f'`collect_histograms_as_distributions` {reason}')
+    distributions = (
+        counters_with_distributions
+        or omit_bound_tags
+        or is_affirmative(config.get('histogram_buckets_as_distributions', False))
+    )
+    # without buckets there is nothing to decumulate: `non_cumulative_histogram_buckets` only
+    # applies while buckets are collected
+    collect_buckets = distributions or is_affirmative(config.get('collect_histogram_buckets', True))
+    non_cumulative = distributions or (
+        collect_buckets and is_affirmative(config.get('non_cumulative_histogram_buckets', False))
+    )
+    renames = config.get('rename_labels')
+    upper_bound = renames.get('upper_bound', 'upper_bound') if isinstance(renames, dict) else 'upper_bound'
+    return {
+        'collect_histogram_buckets': collect_buckets,
+        'non_cumulative_histogram_buckets': non_cumulative,
+        'histogram_buckets_as_distributions': distributions,
+        'collect_counters_with_distributions': counters_with_distributions,
+        'collect_histograms_as_distributions': omit_bound_tags,
+        'histogram_bound_tag_prefixes': [f'{upper_bound}:', 'lower_bound:'],
+    }
+
+
+def _share_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """`share_labels` (as source tuples) and `target_info`."""
+    if not isinstance(config.get('share_labels', {}), dict):
+        raise TypeError('Setting `share_labels` must be a mapping')
+    target_info = config.get('target_info', False)
+    if not isinstance(target_info, bool):
+        raise TypeError('Setting `target_info` must be a boolean')
+    return {'share_labels': share_label_sources(config.get('share_labels', {})), 'target_info': target_info}
+
+
+def _hostname_options(config: Mapping[str, Any]) -> tuple[str, str]:
+    hostname_label = config.get('hostname_label', '')
+    if not isinstance(hostname_label, str):
+        raise ConfigurationError('Setting `hostname_label` must be a string')
+    hostname_format = config.get('hostname_format', '')
+    if not isinstance(hostname_format, str):
+        raise ConfigurationError('Setting `hostname_format` must be a string')
+    if hostname_label and hostname_format and '<HOSTNAME>' not in hostname_format:
+        raise ConfigurationError('Setting `hostname_format` does not contain the placeholder `<HOSTNAME>`')
+    return hostname_label, hostname_format
+
+
+def _rename_labels(config: Mapping[str, Any]) -> dict:
+    rename_labels = config.get('rename_labels', {})
+    if not isinstance(rename_labels, dict):
+        raise ConfigurationError('Setting `rename_labels` must be a mapping')
+    for key, value in rename_labels.items():
+        if not isinstance(value, str):
+            raise ConfigurationError(f'Value for label `{key}` of setting `rename_labels` must be a string')
+    return rename_labels
+
+
+def _metric_exclusions(config: Mapping[str, Any]) -> tuple[set[str], re.Pattern | None]:
+    """`exclude_metrics`: the exact names, and one pattern of the regex entries."""
+    exclude_metrics = _string_list(config, 'exclude_metrics')
+    exact = {e for e in exclude_metrics if not is_regex_key(e)}
+    patterns = [e for e in exclude_metrics if is_regex_key(e)]
+    return exact, re.compile('|'.join(patterns)) if patterns else None
+
+
+def _exclude_by_labels(config: Mapping[str, Any]) -> dict[Any, Any]:
+    """`exclude_metrics_by_labels`: label → True, or the pattern the core searches its values with."""
+    by_labels = config.get('exclude_metrics_by_labels', {})
+    if not isinstance(by_labels, dict):
+        raise ConfigurationError('Setting `exclude_metrics_by_labels` must be a mapping')
+    exclude_by_labels: dict[Any, Any] = {}
+    for label, values in by_labels.items():
+        if values is True:
+            exclude_by_labels[label] = True
+        elif isinstance(values, list):
+            for i, value in enumerate(values, 1):
+                if not isinstance(value, str):
+                    raise ConfigurationError(
+                        f'Value #{i} for label `{label}` of setting `exclude_metrics_by_labels` must be a string'
+                    )
+            exclude_by_labels[label] = re.compile('|'.join(values))
+        else:
+            raise ConfigurationError(
+                f'Label `{label}` of setting `exclude_metrics_by_labels` must be an array or set to `true`'
+            )
+    return exclude_by_labels
+
+
+def _static_tags(config: Mapping[str, Any], endpoint: str) -> tuple[str, ...]:
+    """`tags` less `ignore_tags`, and `endpoint:<url>` with `tag_by_endpoint`."""
+    tags = config.get('tags', [])
+    if not isinstance(tags, list):
+        raise ConfigurationError('Setting `tags` must be an array')
+    for i, entry in enumerate(tags, 1):
+        if not isinstance(entry, str):
+            raise ConfigurationError(f'Entry #{i} of setting `tags` must be a string')
+    ignore_tags = config.get('ignore_tags', [])
+    if ignore_tags:
+        ignored = re.compile('|'.join(set(ignore_tags)))
+        tags = [tag for tag in tags if not ignored.search(tag)]
+    static_tags = list(tags)
+    if is_affirmative(config.get('tag_by_endpoint', True)):
+        static_tags.append(f'endpoint:{endpoint}')
+    return tuple(static_tags)
+
+
+def _raw_line_filter(config: Mapping[str, Any]) -> re.Pattern | None:
+    raw_line_filters = config.get('raw_line_filters', [])
+    if not isinstance(raw_line_filters, list):
+        raise ConfigurationError('Setting `raw_line_filters` must be an array')
+    for i, entry in enumerate(raw_line_filters, 1):
+        if not isinstance(entry, str):
+            raise ConfigurationError(f'Entry #{i} of setting `raw_line_filters` must be a string')
+    return re.compile('|'.join(raw_line_filters)) if raw_line_filters else None

@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::error::{ScrapeError, ScrapeResult};
 use crate::model::{Family, MetricType};
 use crate::scrape::{
-    choose_format, decode_utf8, scrape_streaming, FirstScrape, Format, ScraperState,
+    choose_format, decode_utf8, scrape_streaming, FirstScrape, Format, ScrapeOutput, ScraperState,
 };
 use crate::transform::config::{ScraperConfig, Transformer};
 use crate::transform::record::Record;
@@ -108,6 +108,61 @@ impl Resolve for PyResolver<'_> {
 /// The largest body buffer kept from one scrape to the next.
 const BODY_BUFFER_KEPT: usize = 32 << 20;
 
+/// Where the metric records of a scrape go straight to the Agent's aggregator, without the
+/// AgentCheck API: `submit_metric(check, check_id, kind, name, value, tags, hostname,
+/// flush_first_value)`, `namespaced(name)` (the submitted name, or None when `metric_patterns`
+/// drops it) and the check's `flush_first_value`.
+#[pyclass(frozen, module = "datadog_checks.nvidia_nim._core")]
+pub struct AggregatorTarget {
+    submit_metric: Py<PyAny>,
+    check: Py<PyAny>,
+    check_id: Py<PyAny>,
+    namespaced: Py<PyAny>,
+    flush_first_value: bool,
+}
+
+#[pymethods]
+impl AggregatorTarget {
+    #[new]
+    #[pyo3(signature = (*, submit_metric, check, check_id, namespaced, flush_first_value))]
+    fn new(
+        submit_metric: Py<PyAny>,
+        check: Py<PyAny>,
+        check_id: Py<PyAny>,
+        namespaced: Py<PyAny>,
+        flush_first_value: bool,
+    ) -> Self {
+        AggregatorTarget {
+            submit_metric,
+            check,
+            check_id,
+            namespaced,
+            flush_first_value,
+        }
+    }
+}
+
+impl AggregatorTarget {
+    fn direct_target(&self, py: Python<'_>) -> PyResult<DirectTarget> {
+        Ok(DirectTarget {
+            submit_metric: self.submit_metric.clone_ref(py),
+            check: self.check.clone_ref(py),
+            check_id: self.check_id.clone_ref(py),
+            namespaced: self.namespaced.clone_ref(py),
+            flush_first_value: self.flush_first_value,
+            method_codes: method_codes(py)?,
+        })
+    }
+}
+
+/// What the last scrape counted for `telemetry`.
+#[derive(Default)]
+struct ScrapeCounts {
+    processed_samples: usize,
+    input_samples: Vec<usize>,
+    filtered_lines: usize,
+}
+
 /// The Rust half of one OpenMetrics scraper.
 #[pyclass(module = "datadog_checks.nvidia_nim._core")]
 pub struct Scraper {
@@ -119,7 +174,7 @@ pub struct Scraper {
     /// Resolver answers, for the resolver object `resolver` (held, so it stays that object).
     resolutions: Resolutions,
     resolver: Option<Py<PyAny>>,
-    last_processed: usize,
+    counts: ScrapeCounts,
 }
 
 #[pymethods]
@@ -140,7 +195,7 @@ impl Scraper {
                 body_buffer: Vec::new(),
                 resolutions: HashMap::new(),
                 resolver: None,
-                last_processed: 0,
+                counts: ScrapeCounts::default(),
             })
         })
     }
@@ -148,7 +203,20 @@ impl Scraper {
     /// Samples handed to a transformer during the last scrape (for `telemetry`).
     #[getter]
     fn processed_samples(&self) -> usize {
-        self.last_processed
+        self.counts.processed_samples
+    }
+
+    /// The number of samples of each family the last scrape parsed, in order (for `telemetry`).
+    #[getter]
+    fn input_samples(&self) -> Vec<usize> {
+        self.counts.input_samples.clone()
+    }
+
+    /// The lines `raw_line_filters` dropped during the last scrape, up to where it ended (for
+    /// `telemetry`).
+    #[getter]
+    fn filtered_lines(&self) -> usize {
+        self.counts.filtered_lines
     }
 
     /// Parses and transforms one response body (`bytes`, or a list of `bytes` chunks, which is
@@ -156,15 +224,14 @@ impl Scraper {
     /// class name, message)`, or an exception the resolver or the aggregator raised; records made
     /// before an error are kept. The GIL is released while the core works.
     ///
-    /// With `direct = (submit_metric, check, check_id, namespaced, flush_first_value)`, gauge,
-    /// rate and monotonic_count records are submitted here, straight to the aggregator, and only
-    /// the other records are returned.
+    /// With `direct`, gauge, rate and monotonic_count records are submitted here, straight to
+    /// the aggregator, and only the other records are returned.
     ///
     /// With `first_scrape` (`use_process_start_time` before any successful scrape), counter,
     /// histogram and summary families are held to the end; their monotonic and bucket records
     /// carry their own `flush_first_value` (decided from `agent_start_time`) as a last item,
     /// which is `None` on every other record.
-    #[pyo3(signature = (body, content_type, use_latest_spec, resolver, direct=None, first_scrape=false, agent_start_time=None))]
+    #[pyo3(signature = (body, *, content_type, use_latest_spec, resolver, direct=None, first_scrape=false, agent_start_time=None))]
     #[allow(clippy::too_many_arguments)]
     fn scrape<'py>(
         &mut self,
@@ -173,75 +240,128 @@ impl Scraper {
         content_type: &str,
         use_latest_spec: bool,
         resolver: &Bound<'py, PyAny>,
-        direct: Option<&Bound<'py, PyTuple>>,
+        direct: Option<&Bound<'py, AggregatorTarget>>,
         first_scrape: bool,
         agent_start_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)> {
         catch("parsing a scrape", || {
-            // one `bytes` is read in place; a list of chunks is copied into the buffer kept
-            // between scrapes
             let mut buffer = std::mem::take(&mut self.body_buffer);
-            let bytes = match body.cast::<PyBytes>() {
-                Ok(b) => b.as_bytes(),
-                Err(_) => {
-                    buffer.clear();
-                    for chunk in body.try_iter()? {
-                        buffer.extend_from_slice(chunk?.cast::<PyBytes>()?.as_bytes());
-                    }
-                    // a list of chunks is emptied once copied: the body is not held twice
-                    if let Ok(list) = body.cast::<PyList>() {
-                        list.call_method0("clear")?;
-                    }
-                    buffer.as_slice()
-                }
-            };
-            let format = choose_format(content_type, use_latest_spec);
-            // the resolver's answers are kept while it is the same object and counts nothing
-            if !self
-                .resolver
-                .as_ref()
-                .is_some_and(|r| r.bind(py).is(resolver))
-            {
-                self.resolutions.clear();
-                self.resolver = Some(resolver.clone().unbind());
-            }
-            let telemetry = resolver
-                .getattr("telemetry")
-                .and_then(|t| t.is_truthy())
-                .unwrap_or(true);
+            let bytes = body_bytes(body, &mut buffer)?;
+            let telemetry = self.use_resolver(py, resolver);
             let callable = resolver.clone().unbind();
             let mut py_resolver = PyResolver {
                 callable: &callable,
                 resolutions: (!telemetry).then_some(&mut self.resolutions),
                 error: None,
             };
-            let direct = match direct {
-                Some(t) => Some(DirectTarget {
-                    submit_metric: t.get_item(0)?.unbind(),
-                    check: t.get_item(1)?.unbind(),
-                    check_id: t.get_item(2)?.unbind(),
-                    namespaced: t.get_item(3)?.unbind(),
-                    flush_first_value: t.get_item(4)?.is_truthy()?,
-                    method_codes: method_codes(py)?,
-                }),
-                None => None,
-            };
-            let list = PyList::empty(py);
             let mut submission = Submission {
                 caches: &mut self.caches,
-                direct,
-                list: list.clone().unbind(),
+                direct: direct.map(|d| d.get().direct_target(py)).transpose()?,
+                list: PyList::empty(py).unbind(),
                 error: None,
             };
-            let (config, state) = (&self.config, &mut self.state);
-            let first = first_scrape.then_some(FirstScrape { agent_start_time });
-            // Parsing and transforming need no Python object: other threads run meanwhile. The
-            // GIL is taken back to ask the resolver about a new family and to submit each batch
-            // of records, so a scrape never holds all its records at once.
-            let output = py.detach(|| {
-                let mut flush = |records: &mut Vec<Record>,
-                                 held: Option<bool>,
-                                 transformer: &FamilyTransformer| {
+            let job = ScrapeJob {
+                bytes,
+                format: choose_format(content_type, use_latest_spec),
+                first: first_scrape.then_some(FirstScrape { agent_start_time }),
+            };
+            let output = job.run(
+                py,
+                &self.config,
+                &mut self.state,
+                &mut py_resolver,
+                &mut submission,
+            );
+            let error = submission.error.take().or(py_resolver.error.take());
+            let list = submission.list.into_bound(py);
+            // a buffer is kept for the common sizes; an exceptional body's memory is returned
+            if buffer.capacity() <= BODY_BUFFER_KEPT {
+                self.body_buffer = buffer;
+            }
+            let parse_error = self.settle(output);
+            // A resolver or aggregator exception ends the scrape like a parse error, after the
+            // records before it.
+            let error = match (error, parse_error) {
+                (Some(e), _) => Some(e.into_value(py).into_bound(py).into_any()),
+                (None, Some(e)) => Some((e.kind.as_str(), e.message).into_pyobject(py)?.into_any()),
+                (None, None) => None,
+            };
+            Ok((list, error))
+        })
+    }
+}
+
+impl Scraper {
+    /// Starts using `resolver`: its answers are kept while it is the same object and counts
+    /// nothing. Returns whether it counts (`telemetry`), in which case it is asked every time.
+    fn use_resolver(&mut self, py: Python<'_>, resolver: &Bound<'_, PyAny>) -> bool {
+        if !self
+            .resolver
+            .as_ref()
+            .is_some_and(|r| r.bind(py).is(resolver))
+        {
+            self.resolutions.clear();
+            self.resolver = Some(resolver.clone().unbind());
+        }
+        resolver
+            .getattr("telemetry")
+            .and_then(|t| t.is_truthy())
+            .unwrap_or(true)
+    }
+
+    /// Keeps what the scrape counted and its record vector's capacity (for the next scrape);
+    /// returns the parse error it stopped at.
+    fn settle(&mut self, output: ScrapeOutput) -> Option<ScrapeError> {
+        self.counts = ScrapeCounts {
+            processed_samples: self.state.transformer.take_processed(),
+            input_samples: output.input_samples,
+            filtered_lines: output.filtered_lines,
+        };
+        let mut records = output.records;
+        records.clear();
+        self.state.transformer.spare_records = records;
+        output.error
+    }
+}
+
+/// The bytes of a body: one `bytes` read in place, or a list of chunks copied into `buffer`
+/// (kept between scrapes) and emptied, so that the body is not held twice.
+fn body_bytes<'b>(body: &'b Bound<'_, PyAny>, buffer: &'b mut Vec<u8>) -> PyResult<&'b [u8]> {
+    if let Ok(b) = body.cast::<PyBytes>() {
+        return Ok(b.as_bytes());
+    }
+    buffer.clear();
+    for chunk in body.try_iter()? {
+        buffer.extend_from_slice(chunk?.cast::<PyBytes>()?.as_bytes());
+    }
+    if let Ok(list) = body.cast::<PyList>() {
+        list.call_method0("clear")?;
+    }
+    Ok(buffer.as_slice())
+}
+
+/// One scrape's input, run without the GIL.
+struct ScrapeJob<'b> {
+    bytes: &'b [u8],
+    format: Format,
+    first: Option<FirstScrape>,
+}
+
+impl ScrapeJob<'_> {
+    /// Parsing and transforming need no Python object: other threads run meanwhile. The GIL is
+    /// taken back to ask the resolver about a new family and to submit each batch of records,
+    /// so a scrape never holds all its records at once.
+    fn run(
+        self,
+        py: Python<'_>,
+        config: &ScraperConfig,
+        state: &mut ScraperState,
+        resolver: &mut PyResolver<'_>,
+        submission: &mut Submission<'_>,
+    ) -> ScrapeOutput {
+        py.detach(|| {
+            let mut flush =
+                |records: &mut Vec<Record>, held: Option<bool>, transformer: &FamilyTransformer| {
                     let submitted =
                         Python::attach(|py| submission.submit(py, records, held, transformer));
                     if submitted {
@@ -250,36 +370,16 @@ impl Scraper {
                         Err(ScrapeError::value("submission failed"))
                     }
                 };
-                let text = decode_utf8(bytes);
-                scrape_streaming(
-                    &text,
-                    format,
-                    config,
-                    &mut py_resolver,
-                    state,
-                    first,
-                    Some(&mut flush),
-                )
-            });
-            let py_error = py_resolver.error.take();
-            let submit_error = submission.error.take();
-            // a buffer is kept for the common sizes; an exceptional body's memory is returned
-            if buffer.capacity() <= BODY_BUFFER_KEPT {
-                self.body_buffer = buffer;
-            }
-            self.last_processed = self.state.transformer.take_processed();
-            // the record vector's capacity serves the next scrape
-            let mut records = output.records;
-            records.clear();
-            self.state.transformer.spare_records = records;
-            // A resolver or aggregator exception ends the scrape like a parse error, after the
-            // records before it.
-            let error = match (submit_error.or(py_error), output.error) {
-                (Some(e), _) => Some(e.into_value(py).into_bound(py).into_any()),
-                (None, Some(e)) => Some((e.kind.as_str(), e.message).into_pyobject(py)?.into_any()),
-                (None, None) => None,
-            };
-            Ok((list, error))
+            let text = decode_utf8(self.bytes);
+            scrape_streaming(
+                &text,
+                self.format,
+                config,
+                resolver,
+                state,
+                self.first,
+                Some(&mut flush),
+            )
         })
     }
 }
@@ -303,6 +403,7 @@ fn format_for(content_type: &str, use_latest_spec: bool) -> &'static str {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scraper>()?;
+    m.add_class::<AggregatorTarget>()?;
     m.add_function(wrap_pyfunction!(canonical_number, m)?)?;
     m.add_function(wrap_pyfunction!(format_for, m)?)?;
     for (name, kind) in RECORD_KINDS {

@@ -7,6 +7,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use crate::lex::{LineFilter, TextPredicate};
 use crate::transform::config::{
     HistogramOptions, LabelExcluder, PercentileConfig, ScraperConfig, TransformKind, Transformer,
 };
@@ -26,13 +27,6 @@ fn get_str(options: &Bound<'_, PyDict>, key: &str) -> PyResult<String> {
     })
 }
 
-fn get_bool(options: &Bound<'_, PyDict>, key: &str, default: bool) -> PyResult<bool> {
-    Ok(match get_opt(options, key)? {
-        Some(v) => v.is_truthy()?,
-        None => default,
-    })
-}
-
 fn get_strings(options: &Bound<'_, PyDict>, key: &str) -> PyResult<Vec<String>> {
     Ok(match get_opt(options, key)? {
         Some(v) => v.extract::<Vec<String>>()?,
@@ -40,38 +34,88 @@ fn get_strings(options: &Bound<'_, PyDict>, key: &str) -> PyResult<Vec<String>> 
     })
 }
 
+/// `options[key]`, which the Python config module always sets (it decides the defaults).
+fn required_bool(options: &Bound<'_, PyDict>, key: &str) -> PyResult<bool> {
+    match options.get_item(key)? {
+        Some(v) => v.is_truthy(),
+        None => Err(PyTypeError::new_err(format!(
+            "missing scraper option `{key}`"
+        ))),
+    }
+}
+
 /// Builds the per-sample options from the dict the Python config module prepares.
 pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperConfig> {
-    let mut exclude_by_labels = HashMap::new();
-    if let Some(map) = get_opt(options, "exclude_metrics_by_labels")? {
-        let map = map
-            .cast::<PyDict>()
-            .map_err(|_| PyTypeError::new_err("exclude_metrics_by_labels must be a mapping"))?;
-        for (label, values) in map.iter() {
-            let label: String = label.extract()?;
-            // `true`, or the compiled Python pattern (`re.compile('|'.join(values))`)
-            let excluder = if values.is_instance_of::<pyo3::types::PyBool>() {
-                LabelExcluder::Always
-            } else {
-                let search = values.getattr("search")?.unbind();
-                LabelExcluder::Matcher(Arc::new(move |value: &str| {
-                    Python::attach(|py| {
-                        search
-                            .bind(py)
-                            .call1((value,))
-                            .is_ok_and(|found| !found.is_none())
-                    })
-                }))
-            };
-            exclude_by_labels.insert(label, excluder);
-        }
-    }
-    let rename_labels: HashMap<String, String> = match get_opt(options, "rename_labels")? {
-        Some(v) => v.extract()?,
-        None => HashMap::new(),
-    };
     let hostname_format = get_str(options, "hostname_format")?;
-    // share_labels: [(source, labels | None, match | None, values | None)], validated in Python
+    Ok(ScraperConfig {
+        percentiles: percentile_config(options)?,
+        share: share_config(options)?,
+        raw_metric_prefix: get_str(options, "raw_metric_prefix")?,
+        exclude_by_labels: exclude_by_labels(options)?,
+        exclude_labels: get_strings(options, "exclude_labels")?
+            .into_iter()
+            .collect::<HashSet<_>>(),
+        include_labels: get_strings(options, "include_labels")?
+            .into_iter()
+            .collect::<HashSet<_>>(),
+        rename_labels: match get_opt(options, "rename_labels")? {
+            Some(v) => v.extract()?,
+            None => HashMap::new(),
+        },
+        static_tags: get_strings(options, "static_tags")?,
+        hostname_label: get_str(options, "hostname_label")?,
+        hostname_format: (!hostname_format.is_empty()).then_some(hostname_format),
+        histogram: histogram_options(options)?,
+        raw_line_filter: raw_line_filter(options)?,
+    })
+}
+
+/// A compiled Python pattern's `search` as a yes/no question about a text (an exception is a no).
+fn searcher(pattern: &Bound<'_, PyAny>) -> PyResult<TextPredicate> {
+    let search = pattern.getattr("search")?.unbind();
+    Ok(Arc::new(move |text: &str| {
+        Python::attach(|py| {
+            search
+                .bind(py)
+                .call1((text,))
+                .is_ok_and(|found| !found.is_none())
+        })
+    }))
+}
+
+/// `exclude_metrics_by_labels`: label → `True`, or the compiled Python pattern
+/// (`re.compile('|'.join(values))`) its values are searched with.
+fn exclude_by_labels(options: &Bound<'_, PyDict>) -> PyResult<HashMap<String, LabelExcluder>> {
+    let mut excluders = HashMap::new();
+    let Some(map) = get_opt(options, "exclude_metrics_by_labels")? else {
+        return Ok(excluders);
+    };
+    let map = map
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("exclude_metrics_by_labels must be a mapping"))?;
+    for (label, values) in map.iter() {
+        let label: String = label.extract()?;
+        let excluder = if values.is_instance_of::<pyo3::types::PyBool>() {
+            LabelExcluder::Always
+        } else {
+            LabelExcluder::Matcher(searcher(&values)?)
+        };
+        excluders.insert(label, excluder);
+    }
+    Ok(excluders)
+}
+
+/// `raw_line_filter`: None, or the compiled Python pattern of `raw_line_filters`.
+fn raw_line_filter(options: &Bound<'_, PyDict>) -> PyResult<Option<LineFilter>> {
+    match get_opt(options, "raw_line_filter")? {
+        Some(pattern) => Ok(Some(LineFilter(searcher(&pattern)?))),
+        None => Ok(None),
+    }
+}
+
+/// `share_labels`, `cache_shared_labels` and `target_info`.
+fn share_config(options: &Bound<'_, PyDict>) -> PyResult<ShareConfig> {
+    // [(source, labels | None, match | None, values | None)], validated in Python
     type SourceTuple = (
         String,
         Option<Vec<String>>,
@@ -82,52 +126,33 @@ pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperCon
         Some(v) => v.extract()?,
         None => Vec::new(),
     };
-    let share = ShareConfig {
-        sources: sources
-            .into_iter()
-            .map(|(name, labels, matching, values)| {
-                let source = ShareSource {
-                    labels: labels.map(|l| l.into_iter().collect()),
-                    matching: matching.map(|m| m.into_iter().collect()),
-                    values: values.map(|v| v.into_iter().collect()),
-                };
-                (name, source)
-            })
-            .collect(),
-        cache: get_bool(options, "cache_shared_labels", true)?,
-        target_info: get_bool(options, "target_info", false)?,
-    };
-    Ok(ScraperConfig {
-        percentiles: percentile_config(options)?,
-        share,
-        raw_metric_prefix: get_str(options, "raw_metric_prefix")?,
-        exclude_by_labels,
-        exclude_labels: get_strings(options, "exclude_labels")?
-            .into_iter()
-            .collect::<HashSet<_>>(),
-        include_labels: get_strings(options, "include_labels")?
-            .into_iter()
-            .collect::<HashSet<_>>(),
-        rename_labels,
-        static_tags: get_strings(options, "static_tags")?,
-        hostname_label: get_str(options, "hostname_label")?,
-        hostname_format: if hostname_format.is_empty() {
-            None
-        } else {
-            Some(hostname_format)
-        },
-        histogram: HistogramOptions {
-            collect_buckets: get_bool(options, "collect_histogram_buckets", true)?,
-            non_cumulative: get_bool(options, "non_cumulative_histogram_buckets", false)?,
-            distributions: get_bool(options, "histogram_buckets_as_distributions", false)?,
-            counters_with_distributions: get_bool(
-                options,
-                "collect_counters_with_distributions",
-                false,
-            )?,
-            omit_bound_tags: get_bool(options, "collect_histograms_as_distributions", false)?,
-            bound_tag_prefixes: get_strings(options, "histogram_bound_tag_prefixes")?,
-        },
+    let sources = sources
+        .into_iter()
+        .map(|(name, labels, matching, values)| {
+            let source = ShareSource {
+                labels: labels.map(|l| l.into_iter().collect()),
+                matching: matching.map(|m| m.into_iter().collect()),
+                values: values.map(|v| v.into_iter().collect()),
+            };
+            (name, source)
+        })
+        .collect();
+    Ok(ShareConfig {
+        sources,
+        cache: required_bool(options, "cache_shared_labels")?,
+        target_info: required_bool(options, "target_info")?,
+    })
+}
+
+/// The histogram options, as the Python config module resolved them from one another.
+fn histogram_options(options: &Bound<'_, PyDict>) -> PyResult<HistogramOptions> {
+    Ok(HistogramOptions {
+        collect_buckets: required_bool(options, "collect_histogram_buckets")?,
+        non_cumulative: required_bool(options, "non_cumulative_histogram_buckets")?,
+        distributions: required_bool(options, "histogram_buckets_as_distributions")?,
+        counters_with_distributions: required_bool(options, "collect_counters_with_distributions")?,
+        omit_bound_tags: required_bool(options, "collect_histograms_as_distributions")?,
+        bound_tag_prefixes: get_strings(options, "histogram_bound_tag_prefixes")?,
     })
 }
 
@@ -137,12 +162,9 @@ fn percentile_config(options: &Bound<'_, PyDict>) -> PyResult<PercentileConfig> 
     let Some(value) = get_opt(options, "latency_percentiles")? else {
         return Ok(PercentileConfig::default());
     };
+    // the quantiles are checked (0 < q < 1) by the Python module alone
     let quantiles: Vec<(f64, String)> = value.get_item("quantiles")?.extract()?;
     let histograms: Vec<String> = value.get_item("histograms")?.extract()?;
-    let quantiles = quantiles
-        .into_iter()
-        .filter(|(q, _)| *q > 0.0 && *q < 1.0)
-        .collect();
     Ok(PercentileConfig {
         quantiles,
         histograms,

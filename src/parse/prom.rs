@@ -4,10 +4,10 @@
 
 use std::borrow::Cow;
 
+use super::{end_of_lines, Sink};
 use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
 use crate::lex::{
-    is_legacy_metric_name, line_too_long, parse_value, scan_labels, split_quoted, unquote_unescape,
-    Lines,
+    is_legacy_metric_name, parse_value, scan_labels, split_quoted, unquote_unescape, Lines,
 };
 use crate::model::{Family, Labels, MetricType, Sample};
 use crate::number::{float_error, Num};
@@ -188,100 +188,110 @@ fn build_family<'a>(
 
 /// Parses a whole body, handing each family to `sink` as soon as it is complete. Stops at the
 /// first error; the families handed over before it stay handed over.
-pub fn parse<'a>(
-    text: &'a str,
-    sink: &mut dyn FnMut(Family<'a>) -> ScrapeResult<()>,
-) -> ScrapeResult<()> {
-    let mut name: Cow<'a, str> = Cow::Borrowed("");
-    let mut type_word: &'a str = "untyped";
-    let mut samples: Vec<Sample<'a>> = Vec::new();
-    // allowed sample names = `allowed_base` + each suffix; no names when `allowed_none`
-    let mut allowed_base: Cow<'a, str> = Cow::Borrowed("");
-    let mut allowed: &'static [&'static str] = &[];
+pub fn parse<'a>(text: &'a str, sink: &mut Sink<'a, '_>) -> ScrapeResult<()> {
+    parse_lines(&mut Lines::new(text), sink)
+}
 
-    let mut lines = Lines::new(text);
+/// `parse`, over lines given one at a time.
+pub fn parse_lines<'a>(lines: &mut Lines<'a>, sink: &mut Sink<'a, '_>) -> ScrapeResult<()> {
+    let mut parser = Parser {
+        name: Cow::Borrowed(""),
+        type_word: "untyped",
+        samples: Vec::new(),
+        allowed_base: Cow::Borrowed(""),
+        allowed: &[],
+        sink,
+    };
     for raw_line in lines.by_ref() {
         let line = py_strip(raw_line);
         if line.starts_with('#') {
-            let parts = split_quoted(line, ASCII_WS, 3);
-            if parts.len() < 2 {
-                continue;
-            }
-            let mut candidate: Cow<'a, str> = Cow::Borrowed("");
-            if parts.len() > 2 {
-                if parts[1] != "TYPE" && parts[1] != "HELP" {
-                    continue;
-                }
-                let (c, quoted) = unquote_unescape(parts[2])?;
-                if !quoted && !is_legacy_metric_name(&c) {
-                    return Err(ScrapeError::value(""));
-                }
-                candidate = c;
-            }
-            if parts[1] == "HELP" {
-                if candidate != name {
-                    if !name.is_empty() {
-                        sink(build_family(
-                            std::mem::take(&mut name),
-                            type_word,
-                            std::mem::take(&mut samples),
-                        )?)?;
-                    }
-                    name = candidate.clone();
-                    type_word = "untyped";
-                    samples = Vec::new();
-                    allowed_base = candidate;
-                    allowed = &[""];
-                }
-            } else if parts[1] == "TYPE" {
-                if parts.len() < 4 {
-                    return Err(ScrapeError::value(""));
-                }
-                if candidate != name {
-                    if !name.is_empty() {
-                        sink(build_family(
-                            std::mem::take(&mut name),
-                            type_word,
-                            std::mem::take(&mut samples),
-                        )?)?;
-                    }
-                    name = candidate;
-                    samples = Vec::new();
-                }
-                type_word = parts[3];
-                allowed_base = name.clone();
-                allowed = allowed_suffixes(type_word);
-            }
-        } else if line.is_empty() {
-            continue;
-        } else {
-            let sample = parse_sample(line)?;
-            if !is_allowed(&sample.name, &allowed_base, allowed) {
-                if !name.is_empty() {
-                    sink(build_family(
-                        std::mem::take(&mut name),
-                        type_word,
-                        std::mem::take(&mut samples),
-                    )?)?;
-                }
-                type_word = "untyped";
-                samples = Vec::new();
-                allowed_base = Cow::Borrowed("");
-                allowed = &[];
-                let sample_name = sample.name.clone();
-                sink(build_family(sample_name, "untyped", vec![sample])?)?;
-            } else {
-                samples.push(sample);
-            }
+            parser.comment_line(line)?;
+        } else if !line.is_empty() {
+            parser.sample_line(line)?;
         }
     }
-    if lines.too_long() {
-        return Err(line_too_long());
+    end_of_lines(lines)?;
+    parser.close_family()
+}
+
+/// The Prometheus parser's state between lines: the family being read.
+struct Parser<'a, 's, 'f> {
+    /// Empty while no family is being read.
+    name: Cow<'a, str>,
+    type_word: &'a str,
+    samples: Vec<Sample<'a>>,
+    /// Allowed sample names: `allowed_base` followed by one of `allowed` (none when empty).
+    allowed_base: Cow<'a, str>,
+    allowed: &'static [&'static str],
+    sink: &'s mut Sink<'a, 'f>,
+}
+
+impl<'a> Parser<'a, '_, '_> {
+    /// Hands the family being read (if any) to the sink; no family (and no sample) is held after it.
+    fn close_family(&mut self) -> ScrapeResult<()> {
+        let name = std::mem::take(&mut self.name);
+        let samples = std::mem::take(&mut self.samples);
+        if name.is_empty() {
+            return Ok(());
+        }
+        (self.sink)(build_family(name, self.type_word, samples)?)
     }
-    if !name.is_empty() {
-        sink(build_family(name, type_word, samples)?)?;
+
+    /// A `#` line: `# HELP` and `# TYPE` may start a family; other comments are skipped.
+    fn comment_line(&mut self, line: &'a str) -> ScrapeResult<()> {
+        let parts = split_quoted(line, ASCII_WS, 3);
+        let Some(&keyword) = parts.get(1) else {
+            return Ok(());
+        };
+        let mut candidate: Cow<'a, str> = Cow::Borrowed("");
+        if let Some(&name) = parts.get(2) {
+            if keyword != "TYPE" && keyword != "HELP" {
+                return Ok(());
+            }
+            let (c, quoted) = unquote_unescape(name)?;
+            if !quoted && !is_legacy_metric_name(&c) {
+                return Err(ScrapeError::value(""));
+            }
+            candidate = c;
+        }
+        if keyword == "HELP" {
+            if candidate != self.name {
+                self.close_family()?;
+                self.name = candidate.clone();
+                self.type_word = "untyped";
+                self.allowed_base = candidate;
+                self.allowed = &[""];
+            }
+        } else if keyword == "TYPE" {
+            let Some(&type_word) = parts.get(3) else {
+                return Err(ScrapeError::value(""));
+            };
+            if candidate != self.name {
+                self.close_family()?;
+                self.name = candidate;
+            }
+            self.type_word = type_word;
+            self.allowed_base = self.name.clone();
+            self.allowed = allowed_suffixes(type_word);
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// A sample line: kept in the family being read when its name is allowed there, else a
+    /// family of its own (after the one being read).
+    fn sample_line(&mut self, line: &'a str) -> ScrapeResult<()> {
+        let sample = parse_sample(line)?;
+        if is_allowed(&sample.name, &self.allowed_base, self.allowed) {
+            self.samples.push(sample);
+            return Ok(());
+        }
+        self.close_family()?;
+        self.type_word = "untyped";
+        self.allowed_base = Cow::Borrowed("");
+        self.allowed = &[];
+        let sample_name = sample.name.clone();
+        (self.sink)(build_family(sample_name, "untyped", vec![sample])?)
+    }
 }
 
 #[cfg(test)]

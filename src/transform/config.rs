@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::share::ShareConfig;
+use crate::lex::LineFilter;
 
 /// How histogram families are submitted (the resolved `collect_histogram_buckets`,
 /// `non_cumulative_histogram_buckets`, `histogram_buckets_as_distributions`,
@@ -109,15 +110,15 @@ pub struct ScraperConfig {
     pub share: ShareConfig,
     /// `latency_percentiles` (src/percentiles.rs).
     pub percentiles: PercentileConfig,
+    /// `raw_line_filters`: the lines dropped before parsing.
+    pub raw_line_filter: Option<LineFilter>,
 }
 
 impl ScraperConfig {
-    /// The nvidia_nim defaults (no options set), with the given static tags.
+    /// The stock scraper's defaults (no options set), with the given static tags. The check's
+    /// own defaults (its `rename_labels`) are decided by the Python config module alone.
     pub fn with_static_tags(static_tags: Vec<String>) -> Self {
-        let mut rename_labels = HashMap::new();
-        rename_labels.insert("version".to_string(), "python_version".to_string());
         ScraperConfig {
-            rename_labels,
             static_tags,
             histogram: HistogramOptions {
                 collect_buckets: true,

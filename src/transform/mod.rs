@@ -60,6 +60,18 @@ fn now_seconds() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// What every sample of one family shares on its way through `FamilyTransformer::transform`.
+struct SampleContext<'a> {
+    config: &'a ScraperConfig,
+    transformer: &'a Transformer,
+    names: &'a Names,
+    family_name: &'a str,
+    family_type: MetricType,
+    /// The family's series cache scope (none: its samples are not cached).
+    scope: Option<u32>,
+    now: f64,
+}
+
 /// Turns families into records for one scraper; keeps derived names across families and scrapes.
 pub struct FamilyTransformer {
     names: HashMap<String, Arc<Names>>,
@@ -122,19 +134,10 @@ impl FamilyTransformer {
             }
         }
         let names = Self::names(&mut self.names, &transformer.name);
-        let names = names.as_ref();
-        let decumulate = transformer.kind == TransformKind::Histogram
-            && (config.histogram.non_cumulative || config.histogram.distributions);
-        if decumulate {
-            family.ensure_labels();
-            let mut prepared = Vec::with_capacity(family.samples.len());
-            for sample in family.samples.iter() {
-                if let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? {
-                    self.processed += 1;
-                    prepared.push(p);
-                }
-            }
-            return histogram::emit_decumulated(&config.histogram, config, names, prepared, out);
+        if transformer.kind == TransformKind::Histogram
+            && (config.histogram.non_cumulative || config.histogram.distributions)
+        {
+            return self.transform_decumulated(config, &names, family, out);
         }
         // Deliberate fix: an OpenMetrics counter's `_created` sample is its creation time, not a
         // count; the stock check submits it as a second `.count` value of the same context.
@@ -143,23 +146,15 @@ impl FamilyTransformer {
                 transformer.kind,
                 TransformKind::Counter | TransformKind::CounterGauge
             );
-        // Series are cached unless shared labels can change their tags from scrape to scrape,
-        // or the transformer's output depends on more than the value.
-        let cacheable = !config.share.is_configured()
-            && !matches!(
-                transformer.kind,
-                TransformKind::ServiceCheck(_) | TransformKind::Metadata(_)
-            );
-        let scope = cacheable.then(|| {
-            self.series.scope(format!(
-                "{}\0{:?}\0{}\0{}",
-                family.typ.as_str(),
-                transformer.kind,
-                transformer.name,
-                family.name
-            ))
-        });
-        let now = now_seconds();
+        let cx = SampleContext {
+            config,
+            transformer,
+            names: &names,
+            family_name: &family.name,
+            family_type: family.typ,
+            scope: self.series_scope(config, transformer, family),
+            now: now_seconds(),
+        };
         for sample in family.samples.iter_mut() {
             if out.len() >= SPILL_BATCH {
                 spill.spill(out, self)?;
@@ -171,111 +166,158 @@ impl FamilyTransformer {
             if sample.value.overflow {
                 return Err(overflow_error());
             }
-            let value = sample.value.value;
-            if !value.is_finite() {
+            if !sample.value.value.is_finite() {
                 continue;
             }
-            if let Some(scope) = scope {
-                if let Some(entry) = self.series.get(scope, &sample.name, sample.label_text) {
-                    self.processed += usize::from(entry.processed);
-                    let value = entry.op.apply(value, now);
-                    for slot in entry.first_slot..entry.first_slot + u32::from(entry.count) {
-                        out.push(Record::Cached { slot, value });
-                    }
-                    continue;
-                }
+            if !self.emit_cached(&cx, sample, out) {
+                self.emit_sample(&cx, sample, out)?;
             }
-            // labels parsed here are dropped again once used (below): a big family holds its
-            // label blocks, not their parsed form
-            let reparse = sample.pending && self.sharing.is_empty();
-            sample.ensure_labels();
-            let prepared = prepare(config, family.typ, sample, &mut self.numbers);
-            let emitted = self.emit_prepared(
-                config,
-                transformer,
-                names,
-                &family.name,
-                sample,
-                prepared,
-                scope,
-                value,
-                now,
-                out,
-            );
-            if reparse {
-                sample.release_labels();
-            }
-            emitted?;
         }
         Ok(())
     }
 
-    /// The slow path of `transform` for one sample: its transformer's records, cached for the
-    /// next scrapes when `scope` is given.
-    #[allow(clippy::too_many_arguments)]
-    fn emit_prepared(
+    /// A histogram family with `non_cumulative_histogram_buckets` or distributions: all its
+    /// samples prepared, then decumulated together.
+    fn transform_decumulated(
+        &mut self,
+        config: &ScraperConfig,
+        names: &Names,
+        family: &mut Family<'_>,
+        out: &mut Vec<Record>,
+    ) -> ScrapeResult<()> {
+        family.ensure_labels();
+        let mut prepared = Vec::with_capacity(family.samples.len());
+        for sample in family.samples.iter() {
+            if let Some(p) = prepare(config, family.typ, sample, &mut self.numbers)? {
+                self.processed += 1;
+                prepared.push(p);
+            }
+        }
+        histogram::emit_decumulated(&config.histogram, config, names, prepared, out)
+    }
+
+    /// The series cache scope of a family's samples; none when they are not cached: shared
+    /// labels can change their tags from scrape to scrape, or the transformer's output depends
+    /// on more than the value.
+    fn series_scope(
         &mut self,
         config: &ScraperConfig,
         transformer: &Transformer,
-        names: &Names,
-        family_name: &str,
+        family: &Family<'_>,
+    ) -> Option<u32> {
+        let cacheable = !config.share.is_configured()
+            && !matches!(
+                transformer.kind,
+                TransformKind::ServiceCheck(_) | TransformKind::Metadata(_)
+            );
+        cacheable.then(|| {
+            self.series.scope(format!(
+                "{}\0{:?}\0{}\0{}",
+                family.typ.as_str(),
+                transformer.kind,
+                transformer.name,
+                family.name
+            ))
+        })
+    }
+
+    /// The records of a sample whose series is cached, from the cache; false when it is not.
+    fn emit_cached(
+        &mut self,
+        cx: &SampleContext<'_>,
         sample: &Sample<'_>,
-        prepared: ScrapeResult<Option<Prepared<'_, '_>>>,
-        scope: Option<u32>,
-        value: f64,
-        now: f64,
+        out: &mut Vec<Record>,
+    ) -> bool {
+        let Some(scope) = cx.scope else {
+            return false;
+        };
+        let Some(entry) = self.series.get(scope, &sample.name, sample.label_text) else {
+            return false;
+        };
+        self.processed += usize::from(entry.processed);
+        let value = entry.op.apply(sample.value.value, cx.now);
+        for slot in entry.first_slot..entry.first_slot + u32::from(entry.count) {
+            out.push(Record::Cached { slot, value });
+        }
+        true
+    }
+
+    /// A sample not cached: its labels parsed, the per-sample pipeline, its transformer.
+    fn emit_sample(
+        &mut self,
+        cx: &SampleContext<'_>,
+        sample: &mut Sample<'_>,
         out: &mut Vec<Record>,
     ) -> ScrapeResult<()> {
-        {
-            let Some(p) = prepared? else {
-                if let Some(scope) = scope {
-                    let (name, labels) = (&sample.name, sample.label_text);
-                    self.series
-                        .insert(scope, name, labels, false, ValueOp::Same, &[]);
-                }
-                return Ok(());
-            };
-            self.processed += 1;
-            let Some((op, planned)) = plan(config, transformer, names, family_name, &p)? else {
-                emit_other(transformer, names, p, out)?;
-                return Ok(());
-            };
-            let tags = Arc::new(TagList {
-                labels: p.tags,
-                with_static: true,
-                suffix: None,
-            });
-            let hostname: Arc<str> = Arc::from(p.hostname);
-            let emissions: Vec<Emission> = planned
-                .into_iter()
-                .map(|(method, name)| Emission {
-                    method,
-                    name: name.clone(),
-                    tags: tags.clone(),
-                    hostname: hostname.clone(),
-                })
-                .collect();
-            let value = op.apply(value, now);
-            let first_slot = scope.and_then(|scope| {
-                let (name, labels) = (&sample.name, sample.label_text);
+        // labels parsed here are dropped again once used (below): a big family holds its
+        // label blocks, not their parsed form
+        let reparse = sample.pending && self.sharing.is_empty();
+        sample.ensure_labels();
+        let prepared = prepare(cx.config, cx.family_type, sample, &mut self.numbers);
+        let emitted = self.emit_prepared(cx, sample, prepared, out);
+        if reparse {
+            sample.release_labels();
+        }
+        emitted
+    }
+
+    /// The slow path of `transform` for one sample: its transformer's records, cached for the
+    /// next scrapes when the family has a series scope.
+    fn emit_prepared(
+        &mut self,
+        cx: &SampleContext<'_>,
+        sample: &Sample<'_>,
+        prepared: ScrapeResult<Option<Prepared<'_, '_>>>,
+        out: &mut Vec<Record>,
+    ) -> ScrapeResult<()> {
+        let (name, labels) = (&sample.name, sample.label_text);
+        let Some(p) = prepared? else {
+            if let Some(scope) = cx.scope {
                 self.series
-                    .insert(scope, name, labels, true, op, &emissions)
-            });
-            for (i, e) in emissions.into_iter().enumerate() {
-                out.push(match first_slot {
-                    Some(first) => Record::Cached {
-                        slot: first + i as u32,
-                        value,
-                    },
-                    None => Record::Metric(Box::new(MetricRecord {
-                        method: e.method,
-                        name: e.name,
-                        value,
-                        tags: e.tags,
-                        hostname: e.hostname,
-                    })),
-                });
+                    .insert(scope, name, labels, false, ValueOp::Same, &[]);
             }
+            return Ok(());
+        };
+        self.processed += 1;
+        let Some((op, planned)) = plan(cx.config, cx.transformer, cx.names, cx.family_name, &p)?
+        else {
+            emit_other(cx.transformer, cx.names, p, out)?;
+            return Ok(());
+        };
+        let tags = Arc::new(TagList {
+            labels: p.tags,
+            with_static: true,
+            suffix: None,
+        });
+        let hostname: Arc<str> = Arc::from(p.hostname);
+        let emissions: Vec<Emission> = planned
+            .into_iter()
+            .map(|(method, name)| Emission {
+                method,
+                name: name.clone(),
+                tags: tags.clone(),
+                hostname: hostname.clone(),
+            })
+            .collect();
+        let value = op.apply(sample.value.value, cx.now);
+        let first_slot = cx.scope.and_then(|scope| {
+            self.series
+                .insert(scope, name, labels, true, op, &emissions)
+        });
+        for (i, e) in emissions.into_iter().enumerate() {
+            out.push(match first_slot {
+                Some(first) => Record::Cached {
+                    slot: first + i as u32,
+                    value,
+                },
+                None => Record::Metric(Box::new(MetricRecord {
+                    method: e.method,
+                    name: e.name,
+                    value,
+                    tags: e.tags,
+                    hostname: e.hostname,
+                })),
+            });
         }
         Ok(())
     }

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 
 use sample::{is_native_histogram_line, parse_sample};
 
+use super::{end_of_lines, Sink};
 use crate::error::{ScrapeError, ScrapeResult};
-use crate::lex::{is_legacy_metric_name, line_too_long, split_quoted, unquote_unescape, Lines};
+use crate::lex::{is_legacy_metric_name, split_quoted, unquote_unescape, Lines};
 use crate::model::{Family, MetricType, Sample, Timestamp};
 use crate::number::{float_error, py_float, Num};
 
@@ -302,16 +303,43 @@ fn build_family<'a>(
 }
 
 /// Parses a whole OpenMetrics body, handing each family to `sink` as soon as it is complete.
-pub fn parse<'a>(
-    text: &'a str,
-    sink: &mut dyn FnMut(Family<'a>) -> ScrapeResult<()>,
-) -> ScrapeResult<()> {
-    let mut cur: Option<Current<'a>> = None;
-    let mut eof = false;
-    let mut seen_names: HashSet<String> = HashSet::new();
+pub fn parse<'a>(text: &'a str, sink: &mut Sink<'a, '_>) -> ScrapeResult<()> {
+    parse_lines(&mut Lines::new(text), sink)
+}
 
-    let mut lines = Lines::new(text);
+/// `parse`, over lines given one at a time.
+pub fn parse_lines<'a>(lines: &mut Lines<'a>, sink: &mut Sink<'a, '_>) -> ScrapeResult<()> {
+    let mut parser = Parser {
+        cur: None,
+        eof: false,
+        seen_names: HashSet::new(),
+        sink,
+    };
     for (number, line) in lines.by_ref().enumerate() {
+        parser.line(number, line)?;
+    }
+    end_of_lines(lines)?;
+    parser.close_family()?;
+    if !parser.eof {
+        return Err(ScrapeError::value("Missing # EOF at end"));
+    }
+    Ok(())
+}
+
+/// The OpenMetrics parser's state between lines.
+struct Parser<'a, 's, 'f> {
+    /// The family being read.
+    cur: Option<Current<'a>>,
+    /// `# EOF` was read.
+    eof: bool,
+    /// The sample names the families read so far own (a name can only be used by one).
+    seen_names: HashSet<String>,
+    sink: &'s mut Sink<'a, 'f>,
+}
+
+impl<'a> Parser<'a, '_, '_> {
+    /// One line (`number` counts from 0).
+    fn line(&mut self, number: usize, line: &'a str) -> ScrapeResult<()> {
         if line.is_empty() {
             // Deliberate fix: the stock parser fails here with a bare IndexError
             // ("string index out of range").
@@ -320,161 +348,196 @@ pub fn parse<'a>(
                 number + 1
             )));
         }
-        if eof {
+        if self.eof {
             return Err(ScrapeError::value(format!(
                 "Received line after # EOF: {line}"
             )));
         }
         if line == "# EOF" {
-            eof = true;
+            self.eof = true;
+            Ok(())
         } else if line.starts_with('#') {
-            let parts = split_quoted(line, b" ", 3);
-            if parts.len() < 4 {
-                return Err(ScrapeError::value(format!("Invalid line: {line}")));
-            }
-            let (candidate, quoted) = unquote_unescape(parts[2])?;
+            self.metadata_line(line)
+        } else {
+            self.sample_line(line)
+        }
+    }
+
+    /// Hands the family being read (if any) to the sink.
+    fn close_family(&mut self) -> ScrapeResult<()> {
+        match self.cur.take() {
+            Some(c) => (self.sink)(build_family(c, &mut self.seen_names)?),
+            None => Ok(()),
+        }
+    }
+
+    /// A `# HELP`, `# TYPE` or `# UNIT` line.
+    fn metadata_line(&mut self, line: &'a str) -> ScrapeResult<()> {
+        let parts = split_quoted(line, b" ", 3);
+        let (Some(&keyword), Some(&name), Some(&value)) =
+            (parts.get(1), parts.get(2), parts.get(3))
+        else {
+            return Err(ScrapeError::value(format!("Invalid line: {line}")));
+        };
+        let (candidate, quoted) = unquote_unescape(name)?;
+        if !quoted && !is_legacy_metric_name(&candidate) {
+            return Err(ScrapeError::value(""));
+        }
+        let same = self.cur.as_ref().is_some_and(|c| c.name == candidate);
+        if same && self.cur.as_ref().is_some_and(|c| !c.samples.is_empty()) {
+            return Err(ScrapeError::value(format!(
+                "Received metadata after samples: {line}"
+            )));
+        }
+        if !same {
+            self.close_family()?;
+            let allowed = vec![candidate.to_string()];
+            self.cur = Some(Current::new(candidate, None, allowed));
+        }
+        let Some(c) = self.cur.as_mut() else {
+            return Ok(());
+        };
+        c.metadata(keyword, value, line)
+    }
+
+    /// A sample line: a new family when the family being read does not own its name, then the
+    /// sample checked and kept.
+    fn sample_line(&mut self, line: &'a str) -> ScrapeResult<()> {
+        let is_histogram = self
+            .cur
+            .as_ref()
+            .is_some_and(|c| c.typ() == MetricType::Histogram);
+        if is_histogram && is_native_histogram_line(line)? {
+            return Err(ScrapeError::value(format!(
+                "Native histogram samples are not supported: {line}"
+            )));
+        }
+        let sample = parse_sample(line)?;
+        let allowed = self
+            .cur
+            .as_ref()
+            .is_some_and(|c| c.allowed.iter().any(|a| *a == sample.name));
+        if !allowed {
+            self.close_family()?;
+            let (candidate, quoted) = unquote_unescape(&sample.name)?;
             if !quoted && !is_legacy_metric_name(&candidate) {
                 return Err(ScrapeError::value(""));
             }
-            let same = cur.as_ref().is_some_and(|c| c.name == candidate);
-            if same && cur.as_ref().is_some_and(|c| !c.samples.is_empty()) {
-                return Err(ScrapeError::value(format!(
-                    "Received metadata after samples: {line}"
-                )));
-            }
-            if !same {
-                if let Some(c) = cur.take() {
-                    sink(build_family(c, &mut seen_names)?)?;
-                }
-                let allowed = vec![candidate.to_string()];
-                cur = Some(Current::new(candidate, None, allowed));
-            }
-            let Some(c) = cur.as_mut() else {
-                continue;
-            };
-            match parts[1] {
-                "HELP" => {
-                    if c.has_help {
-                        return Err(ScrapeError::value(format!(
-                            "More than one HELP for metric: {line}"
-                        )));
-                    }
-                    c.has_help = true;
-                }
-                "TYPE" => {
-                    if c.declared.is_some() {
-                        return Err(ScrapeError::value(format!(
-                            "More than one TYPE for metric: {line}"
-                        )));
-                    }
-                    let typ = parts[3];
-                    if typ == "untyped" {
-                        return Err(ScrapeError::value(format!(
-                            "Invalid TYPE for metric: {line}"
-                        )));
-                    }
-                    c.declared = Some(DeclaredType::from_word(typ));
-                    c.allowed = type_suffixes(c.typ())
-                        .iter()
-                        .map(|s| format!("{}{}", c.name, s))
-                        .collect();
-                }
-                "UNIT" => {
-                    if c.unit.is_some() {
-                        return Err(ScrapeError::value(format!(
-                            "More than one UNIT for metric: {line}"
-                        )));
-                    }
-                    c.unit = Some(parts[3].to_string());
-                }
-                _ => return Err(ScrapeError::value(format!("Invalid line: {line}"))),
-            }
-        } else {
-            let is_histogram = cur
-                .as_ref()
-                .is_some_and(|c| c.typ() == MetricType::Histogram);
-            if is_histogram && is_native_histogram_line(line)? {
-                return Err(ScrapeError::value(format!(
-                    "Native histogram samples are not supported: {line}"
-                )));
-            }
-            let sample = parse_sample(line)?;
-            let allowed = cur
-                .as_ref()
-                .is_some_and(|c| c.allowed.iter().any(|a| *a == sample.name));
-            if !allowed {
-                if let Some(c) = cur.take() {
-                    sink(build_family(c, &mut seen_names)?)?;
-                }
-                let (candidate, quoted) = unquote_unescape(&sample.name)?;
-                if !quoted && !is_legacy_metric_name(&candidate) {
-                    return Err(ScrapeError::value(""));
-                }
-                let candidate: Cow<'a, str> = Cow::Owned(candidate.into_owned());
-                cur = Some(Current::new(
-                    candidate,
-                    Some(DeclaredType::Known(MetricType::Unknown)),
-                    vec![sample.name.to_string()],
-                ));
-            }
-            let Some(c) = cur.as_mut() else {
-                continue;
-            };
-            check_sample(c, &sample, line)?;
-            let name = c.name.clone();
-            let typ = c.typ();
-            let g = group_for_sample(&sample, &name, typ);
-            if c.group.is_some() && c.group.as_ref() != Some(&g) && c.seen_groups.contains(&g) {
-                return Err(ScrapeError::value(format!(
-                    "Invalid metric grouping: {line}"
-                )));
-            }
-            if c.group.as_ref() == Some(&g) {
-                if sample.timestamp.is_none() != c.group_timestamp.is_none() {
-                    return Err(ScrapeError::value(format!(
-                        "Mix of timestamp presence within a group: {line}"
-                    )));
-                }
-                if let (Some(gt), Some(st)) = (&c.group_timestamp, &sample.timestamp) {
-                    if timestamp_greater(gt, st)? && typ != MetricType::Info {
-                        return Err(ScrapeError::value(format!(
-                            "Timestamps went backwards within a group: {line}"
-                        )));
-                    }
-                }
-            } else {
-                c.group_series.clear();
-            }
-            let mut sorted: Vec<(String, String)> = sample
-                .labels
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect();
-            sorted.sort_unstable();
-            let series_id = (sample.name.to_string(), sorted);
-            let timestamp = sample.timestamp.as_deref().copied();
-            let duplicate = !timestamps_differ(&timestamp, &c.group_timestamp)
-                && c.group_series.contains(&series_id);
-            check_sample_value(&name, typ, &sample, line)?;
-            if !duplicate {
-                c.samples.push(sample);
-            }
-            c.group_series.insert(series_id);
-            c.seen_groups.insert(g.clone());
-            c.group = Some(g);
-            c.group_timestamp = timestamp;
+            let candidate: Cow<'a, str> = Cow::Owned(candidate.into_owned());
+            self.cur = Some(Current::new(
+                candidate,
+                Some(DeclaredType::Known(MetricType::Unknown)),
+                vec![sample.name.to_string()],
+            ));
+        }
+        match self.cur.as_mut() {
+            Some(c) => c.add_sample(sample, line),
+            None => Ok(()),
         }
     }
-    if lines.too_long() {
-        return Err(line_too_long());
+}
+
+impl<'a> Current<'a> {
+    /// A metadata line's keyword and value for this family.
+    fn metadata(&mut self, keyword: &str, value: &str, line: &str) -> ScrapeResult<()> {
+        match keyword {
+            "HELP" => {
+                if self.has_help {
+                    return Err(ScrapeError::value(format!(
+                        "More than one HELP for metric: {line}"
+                    )));
+                }
+                self.has_help = true;
+            }
+            "TYPE" => {
+                if self.declared.is_some() {
+                    return Err(ScrapeError::value(format!(
+                        "More than one TYPE for metric: {line}"
+                    )));
+                }
+                if value == "untyped" {
+                    return Err(ScrapeError::value(format!(
+                        "Invalid TYPE for metric: {line}"
+                    )));
+                }
+                self.declared = Some(DeclaredType::from_word(value));
+                self.allowed = type_suffixes(self.typ())
+                    .iter()
+                    .map(|s| format!("{}{}", self.name, s))
+                    .collect();
+            }
+            "UNIT" => {
+                if self.unit.is_some() {
+                    return Err(ScrapeError::value(format!(
+                        "More than one UNIT for metric: {line}"
+                    )));
+                }
+                self.unit = Some(value.to_string());
+            }
+            _ => return Err(ScrapeError::value(format!("Invalid line: {line}"))),
+        }
+        Ok(())
     }
-    if let Some(c) = cur.take() {
-        sink(build_family(c, &mut seen_names)?)?;
+
+    /// A sample of this family: its labels, grouping, timestamps and value checked, then kept
+    /// unless it repeats a series of its group.
+    fn add_sample(&mut self, sample: Sample<'a>, line: &str) -> ScrapeResult<()> {
+        check_sample(self, &sample, line)?;
+        let typ = self.typ();
+        let g = group_for_sample(&sample, &self.name, typ);
+        self.check_grouping(&g, &sample, line)?;
+        let mut sorted: Vec<(String, String)> = sample
+            .labels
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        sorted.sort_unstable();
+        let series_id = (sample.name.to_string(), sorted);
+        let timestamp = sample.timestamp.as_deref().copied();
+        let duplicate = !timestamps_differ(&timestamp, &self.group_timestamp)
+            && self.group_series.contains(&series_id);
+        check_sample_value(&self.name, typ, &sample, line)?;
+        if !duplicate {
+            self.samples.push(sample);
+        }
+        self.group_series.insert(series_id);
+        self.seen_groups.insert(g.clone());
+        self.group = Some(g);
+        self.group_timestamp = timestamp;
+        Ok(())
     }
-    if !eof {
-        return Err(ScrapeError::value("Missing # EOF at end"));
+
+    /// A sample's group `g`: not one seen before another, and with timestamps that agree with
+    /// the group's. A new group starts with no series seen.
+    fn check_grouping(
+        &mut self,
+        g: &Vec<(String, String)>,
+        sample: &Sample<'_>,
+        line: &str,
+    ) -> ScrapeResult<()> {
+        if self.group.is_some() && self.group.as_ref() != Some(g) && self.seen_groups.contains(g) {
+            return Err(ScrapeError::value(format!(
+                "Invalid metric grouping: {line}"
+            )));
+        }
+        if self.group.as_ref() != Some(g) {
+            self.group_series.clear();
+            return Ok(());
+        }
+        if sample.timestamp.is_none() != self.group_timestamp.is_none() {
+            return Err(ScrapeError::value(format!(
+                "Mix of timestamp presence within a group: {line}"
+            )));
+        }
+        if let (Some(gt), Some(st)) = (&self.group_timestamp, &sample.timestamp) {
+            if timestamp_greater(gt, st)? && self.typ() != MetricType::Info {
+                return Err(ScrapeError::value(format!(
+                    "Timestamps went backwards within a group: {line}"
+                )));
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The label checks done before grouping.

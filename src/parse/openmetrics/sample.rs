@@ -65,103 +65,112 @@ fn parse_labels_fast(text: &str) -> ScrapeResult<Labels<'_>> {
     Ok(labels)
 }
 
+/// The states of the strict label parser.
+#[derive(PartialEq)]
+enum LabelState {
+    StartOfLabelName,
+    LabelName,
+    LabelValueQuote,
+    LabelValue,
+    LabelValueSlash,
+    EndOfLabelValue,
+    EndOfLabels,
+}
+
+/// The strict label parser, one character at a time: its state, the label being read, and the
+/// labels read so far.
+struct LabelMachine<'t> {
+    /// The text after the `{` (for error messages).
+    text: &'t str,
+    state: LabelState,
+    name: String,
+    value: String,
+    labels: Labels<'static>,
+}
+
+impl LabelMachine<'_> {
+    fn invalid(&self) -> ScrapeError {
+        ScrapeError::value(format!("Invalid line: {}", self.text))
+    }
+
+    /// Reads one character; `Ok(false)` at the space that ends the label block.
+    fn step(&mut self, c: char) -> ScrapeResult<bool> {
+        use LabelState as St;
+        match self.state {
+            St::StartOfLabelName if c == '}' => self.state = St::EndOfLabels,
+            St::StartOfLabelName => {
+                self.state = St::LabelName;
+                self.name.push(c);
+            }
+            St::LabelName if c == '=' => self.state = St::LabelValueQuote,
+            St::LabelName => self.name.push(c),
+            St::LabelValueQuote if c == '"' => self.state = St::LabelValue,
+            St::LabelValueQuote => return Err(self.invalid()),
+            St::LabelValue if c == '\\' => self.state = St::LabelValueSlash,
+            St::LabelValue if c == '"' => self.end_value()?,
+            St::LabelValue => self.value.push(c),
+            St::EndOfLabelValue if c == ',' => self.state = St::LabelName,
+            St::EndOfLabelValue if c == '}' => self.state = St::EndOfLabels,
+            St::EndOfLabelValue => return Err(self.invalid()),
+            St::LabelValueSlash => {
+                self.state = St::LabelValue;
+                match c {
+                    '\\' => self.value.push('\\'),
+                    'n' => self.value.push('\n'),
+                    '"' => self.value.push('"'),
+                    other => {
+                        self.value.push('\\');
+                        self.value.push(other);
+                    }
+                }
+            }
+            St::EndOfLabels if c == ' ' => return Ok(false),
+            St::EndOfLabels => return Err(self.invalid()),
+        }
+        Ok(true)
+    }
+
+    /// The closing quote of a value: the label is checked and kept.
+    fn end_value(&mut self) -> ScrapeResult<()> {
+        if !is_label_name(&self.name) {
+            return Err(ScrapeError::value(format!(
+                "Invalid line, bad label name: {}",
+                self.text
+            )));
+        }
+        if self.labels.contains(&self.name) {
+            return Err(ScrapeError::value(format!(
+                "Invalid line, duplicate label name: {}",
+                self.text
+            )));
+        }
+        self.labels.set(
+            Cow::Owned(std::mem::take(&mut self.name)),
+            Cow::Owned(std::mem::take(&mut self.value)),
+        );
+        self.state = LabelState::EndOfLabelValue;
+        Ok(())
+    }
+}
+
 /// The state-machine label parser the patched code uses when the line holds ` # ` (an exemplar).
 /// Returns the labels and the byte length consumed after the `{`.
 fn parse_labels_state_machine(text: &str) -> ScrapeResult<(Labels<'static>, usize)> {
-    #[derive(PartialEq)]
-    enum St {
-        StartOfLabelName,
-        LabelName,
-        LabelValueQuote,
-        LabelValue,
-        LabelValueSlash,
-        EndOfLabelValue,
-        EndOfLabels,
-    }
-    let invalid = || ScrapeError::value(format!("Invalid line: {text}"));
-    let mut state = St::StartOfLabelName;
-    let mut name = String::new();
-    let mut value = String::new();
-    let mut labels = Labels::new();
+    let mut machine = LabelMachine {
+        text,
+        state: LabelState::StartOfLabelName,
+        name: String::new(),
+        value: String::new(),
+        labels: Labels::new(),
+    };
     let mut consumed = 0usize;
     for c in text.chars() {
-        match state {
-            St::StartOfLabelName => {
-                if c == '}' {
-                    state = St::EndOfLabels;
-                } else {
-                    state = St::LabelName;
-                    name.push(c);
-                }
-            }
-            St::LabelName => {
-                if c == '=' {
-                    state = St::LabelValueQuote;
-                } else {
-                    name.push(c);
-                }
-            }
-            St::LabelValueQuote => {
-                if c == '"' {
-                    state = St::LabelValue;
-                } else {
-                    return Err(invalid());
-                }
-            }
-            St::LabelValue => {
-                if c == '\\' {
-                    state = St::LabelValueSlash;
-                } else if c == '"' {
-                    if !is_label_name(&name) {
-                        return Err(ScrapeError::value(format!(
-                            "Invalid line, bad label name: {text}"
-                        )));
-                    }
-                    if labels.contains(&name) {
-                        return Err(ScrapeError::value(format!(
-                            "Invalid line, duplicate label name: {text}"
-                        )));
-                    }
-                    labels.set(
-                        Cow::Owned(std::mem::take(&mut name)),
-                        Cow::Owned(std::mem::take(&mut value)),
-                    );
-                    state = St::EndOfLabelValue;
-                } else {
-                    value.push(c);
-                }
-            }
-            St::EndOfLabelValue => {
-                if c == ',' {
-                    state = St::LabelName;
-                } else if c == '}' {
-                    state = St::EndOfLabels;
-                } else {
-                    return Err(invalid());
-                }
-            }
-            St::LabelValueSlash => {
-                state = St::LabelValue;
-                match c {
-                    '\\' => value.push('\\'),
-                    'n' => value.push('\n'),
-                    '"' => value.push('"'),
-                    other => {
-                        value.push('\\');
-                        value.push(other);
-                    }
-                }
-            }
-            St::EndOfLabels => {
-                if c == ' ' {
-                    break;
-                }
-                return Err(invalid());
-            }
+        if !machine.step(c)? {
+            break;
         }
         consumed += c.len_utf8();
     }
-    Ok((labels, consumed))
+    Ok((machine.labels, consumed))
 }
 
 /// prometheus_client's strict `parse_labels(..., openmetrics=True)`, used for exemplar labels.
@@ -276,6 +285,133 @@ fn py_int(s: &str) -> Option<i128> {
     cleaned.parse::<i128>().ok()
 }
 
+/// The states of the reader of what follows a sample's value.
+#[derive(PartialEq, Clone, Copy)]
+enum RestState {
+    Timestamp,
+    ExemplarHash,
+    ExemplarSpace,
+    ExemplarStartOfLabels,
+    ExemplarParsedLabels,
+    ExemplarValueSpace,
+    ExemplarValue,
+    ExemplarTimestamp,
+}
+
+/// The reader of what follows a sample's value (timestamp, exemplar), one character outside
+/// quotes at a time.
+struct RestMachine<'t> {
+    /// The text after the value.
+    text: &'t str,
+    state: RestState,
+    timestamp: String,
+    ex_value: String,
+    ex_timestamp: String,
+    /// The exemplar's label length, once its labels are read.
+    ex_label_length: Option<usize>,
+}
+
+impl<'t> RestMachine<'t> {
+    fn new(text: &'t str) -> Self {
+        RestMachine {
+            text,
+            state: RestState::Timestamp,
+            timestamp: String::new(),
+            ex_value: String::new(),
+            ex_timestamp: String::new(),
+            ex_label_length: None,
+        }
+    }
+
+    fn invalid(&self) -> ScrapeError {
+        ScrapeError::value(format!("Invalid line: {}", self.text))
+    }
+
+    fn step(&mut self, c: char) -> ScrapeResult<()> {
+        use RestState as St;
+        match self.state {
+            St::Timestamp if c == '#' && self.timestamp.is_empty() => {
+                self.state = St::ExemplarSpace;
+            }
+            St::Timestamp if c == ' ' => self.state = St::ExemplarHash,
+            St::Timestamp => self.timestamp.push(c),
+            St::ExemplarHash if c == '#' => self.state = St::ExemplarSpace,
+            St::ExemplarSpace if c == ' ' => self.state = St::ExemplarStartOfLabels,
+            St::ExemplarStartOfLabels if c == '{' => {
+                self.ex_label_length = Some(parse_exemplar_labels(self.exemplar_label_block())?);
+                self.state = St::ExemplarParsedLabels;
+            }
+            St::ExemplarHash | St::ExemplarSpace | St::ExemplarStartOfLabels => {
+                return Err(self.invalid());
+            }
+            St::ExemplarParsedLabels => {
+                if c == '}' {
+                    self.state = St::ExemplarValueSpace;
+                }
+            }
+            St::ExemplarValueSpace if c == ' ' => self.state = St::ExemplarValue,
+            St::ExemplarValueSpace => return Err(self.invalid()),
+            St::ExemplarValue if c == ' ' && self.ex_value.is_empty() => {
+                return Err(self.invalid());
+            }
+            St::ExemplarValue if c == ' ' => self.state = St::ExemplarTimestamp,
+            St::ExemplarValue => self.ex_value.push(c),
+            St::ExemplarTimestamp => self.ex_timestamp.push(c),
+        }
+        Ok(())
+    }
+
+    /// The exemplar's label block, between the first `{` and the last `}` outside quotes.
+    fn exemplar_label_block(&self) -> &'t str {
+        let text = self.text;
+        let start = next_unquoted(text, b"{", 0);
+        let end = last_unquoted(text, b"}");
+        match (start, end) {
+            (Some(s), Some(e)) if s < e => &text[s + 1..e],
+            (Some(s), None) => {
+                // Python's `text[s + 1:-1]`: all but the last character
+                let end = text.char_indices().next_back().map_or(0, |(i, _)| i);
+                if end > s + 1 {
+                    &text[s + 1..end]
+                } else {
+                    ""
+                }
+            }
+            _ => "",
+        }
+    }
+
+    /// The timestamp, and whether there was an exemplar, once every character is read.
+    fn finish(self) -> ScrapeResult<(Option<Timestamp>, bool)> {
+        use RestState as St;
+        let incomplete = match self.state {
+            St::Timestamp => self.timestamp.is_empty(),
+            St::ExemplarTimestamp => self.ex_timestamp.is_empty(),
+            St::ExemplarHash
+            | St::ExemplarSpace
+            | St::ExemplarStartOfLabels
+            | St::ExemplarParsedLabels => true,
+            St::ExemplarValueSpace | St::ExemplarValue => false,
+        };
+        if incomplete {
+            return Err(self.invalid());
+        }
+        let ts = parse_timestamp(&self.timestamp)?;
+        let Some(length) = self.ex_label_length else {
+            return Ok((ts, false));
+        };
+        if length > 128 {
+            return Err(ScrapeError::value(format!(
+                "Exemplar labels are too long: {}",
+                self.text
+            )));
+        }
+        parse_value(&self.ex_value)?;
+        parse_timestamp(&self.ex_timestamp)?;
+        Ok((ts, true))
+    }
+}
+
 /// `_parse_remaining_text`: value, then optional timestamp and exemplar.
 fn parse_remaining_text(text: &str) -> ScrapeResult<(Num, Option<Timestamp>, bool)> {
     let (first, rest) = match text.split_once(' ') {
@@ -286,126 +422,17 @@ fn parse_remaining_text(text: &str) -> ScrapeResult<(Num, Option<Timestamp>, boo
     let Some(text) = rest else {
         return Ok((value, None, false));
     };
-    #[derive(PartialEq, Clone, Copy)]
-    enum St {
-        Timestamp,
-        ExemplarHash,
-        ExemplarSpace,
-        ExemplarStartOfLabels,
-        ExemplarParsedLabels,
-        ExemplarValueSpace,
-        ExemplarValue,
-        ExemplarTimestamp,
-    }
-    let invalid = || ScrapeError::value(format!("Invalid line: {text}"));
-    let mut state = St::Timestamp;
-    let mut timestamp = String::new();
-    let mut ex_value = String::new();
-    let mut ex_timestamp = String::new();
-    let mut ex_label_length: Option<usize> = None;
+    let mut machine = RestMachine::new(text);
     let mut in_quotes = false;
     for c in text.chars() {
         if c == '"' {
             in_quotes = !in_quotes;
         }
-        if in_quotes {
-            continue;
-        }
-        match state {
-            St::Timestamp => {
-                if c == '#' && timestamp.is_empty() {
-                    state = St::ExemplarSpace;
-                } else if c == ' ' {
-                    state = St::ExemplarHash;
-                } else {
-                    timestamp.push(c);
-                }
-            }
-            St::ExemplarHash => {
-                if c == '#' {
-                    state = St::ExemplarSpace;
-                } else {
-                    return Err(invalid());
-                }
-            }
-            St::ExemplarSpace => {
-                if c == ' ' {
-                    state = St::ExemplarStartOfLabels;
-                } else {
-                    return Err(invalid());
-                }
-            }
-            St::ExemplarStartOfLabels => {
-                if c == '{' {
-                    let start = next_unquoted(text, b"{", 0);
-                    let end = last_unquoted(text, b"}");
-                    let slice = match (start, end) {
-                        (Some(s), Some(e)) if s < e => &text[s + 1..e],
-                        (Some(s), None) => {
-                            // Python's `text[s + 1:-1]`: all but the last character
-                            let end = text.char_indices().next_back().map_or(0, |(i, _)| i);
-                            if end > s + 1 {
-                                &text[s + 1..end]
-                            } else {
-                                ""
-                            }
-                        }
-                        _ => "",
-                    };
-                    ex_label_length = Some(parse_exemplar_labels(slice)?);
-                    state = St::ExemplarParsedLabels;
-                } else {
-                    return Err(invalid());
-                }
-            }
-            St::ExemplarParsedLabels => {
-                if c == '}' {
-                    state = St::ExemplarValueSpace;
-                }
-            }
-            St::ExemplarValueSpace => {
-                if c == ' ' {
-                    state = St::ExemplarValue;
-                } else {
-                    return Err(invalid());
-                }
-            }
-            St::ExemplarValue => {
-                if c == ' ' && ex_value.is_empty() {
-                    return Err(invalid());
-                } else if c == ' ' {
-                    state = St::ExemplarTimestamp;
-                } else {
-                    ex_value.push(c);
-                }
-            }
-            St::ExemplarTimestamp => ex_timestamp.push(c),
+        if !in_quotes {
+            machine.step(c)?;
         }
     }
-    if state == St::Timestamp && timestamp.is_empty() {
-        return Err(invalid());
-    }
-    if state == St::ExemplarTimestamp && ex_timestamp.is_empty() {
-        return Err(invalid());
-    }
-    if matches!(
-        state,
-        St::ExemplarHash | St::ExemplarSpace | St::ExemplarStartOfLabels | St::ExemplarParsedLabels
-    ) {
-        return Err(invalid());
-    }
-    let ts = parse_timestamp(&timestamp)?;
-    let mut has_exemplar = false;
-    if let Some(length) = ex_label_length {
-        if length > 128 {
-            return Err(ScrapeError::value(format!(
-                "Exemplar labels are too long: {text}"
-            )));
-        }
-        parse_value(&ex_value)?;
-        parse_timestamp(&ex_timestamp)?;
-        has_exemplar = true;
-    }
+    let (ts, has_exemplar) = machine.finish()?;
     Ok((value, ts, has_exemplar))
 }
 

@@ -2,7 +2,7 @@
 and our check run on the same bytes from the same loopback endpoint, three runs in a row, and
 must leave identical records in the stub aggregator (metrics with flush_first_value, histogram
 buckets, service checks, metadata, issues, warnings), make identical HTTP requests and end with
-identical run errors. Deliberate differences are pinned in test_differences.py; known gaps that
+identical run errors. Deliberate differences are pinned in test_deliberate_differences.py; known gaps that
 need the Rust core are strict expected failures (CORE_MISMATCHES)."""
 
 import copy
@@ -10,6 +10,7 @@ import functools
 import re
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from common import (
@@ -19,10 +20,10 @@ from common import (
     PROM_CONTENT_TYPE,
     PayloadServer,
     StockNvidiaNIMCheck,
+    TLSFiles,
     assert_same_submissions,
     fixture_bytes,
     run_error,
-    self_signed_certificate,
     snapshot,
 )
 
@@ -37,7 +38,7 @@ RUNS = 3
 
 def without_counter_created(body: bytes) -> bytes:
     """Drops `_created` samples: the stock check submits an OpenMetrics counter's `_created` as a
-    second `.count` (a stock bug this check fixes; see test_differences.py)."""
+    second `.count` (a stock bug this check fixes; see test_deliberate_differences.py)."""
     return re.sub(rb'(?m)^[^#\n][^\n]*_created(\{[^\n]*)? [^\n]*\n', b'', body)
 
 
@@ -69,7 +70,7 @@ def run_both(
 
     A body is bytes, or (HTTP status, bytes). `instance_options` is a mapping, or a callable of the
     server that returns one; `setup(server)` prepares the server before the first run;
-    `between(run index, (stock, ours))` runs before each run; `tls` (certificate and key files)
+    `between(run index, (stock, ours))` runs before each run; `tls` (a server-side SSL context)
     serves HTTPS. The snapshots hold the HTTP requests each check made during its run."""
     results = []
     with PayloadServer(content_type=content_type, tls=tls) as server:
@@ -851,34 +852,39 @@ def test_http_options(aggregator, datadog_agent, tmp_path, case):
 
 @pytest.fixture(scope='module')
 def certificate(tmp_path_factory):
-    return self_signed_certificate(tmp_path_factory.mktemp('tls'))
+    # the server certificate names 127.0.0.1 alone (not `localhost`)
+    return TLSFiles(tmp_path_factory.mktemp('tls'), server_hosts=('127.0.0.1',))
 
 
-# name -> instance options, given the server's (certificate file, key file)
+# name -> instance options, given the server and its TLS files (the CA certificate, the client's)
 HTTPS_CASES = {
-    'verified_untrusted': lambda server, cert, key: {},
-    'verified_with_ca_cert': lambda server, cert, key: {'tls_ca_cert': cert},
-    'not_verified': lambda server, cert, key: {'tls_verify': False},
-    'not_verified_warning_ignored': lambda server, cert, key: {'tls_verify': False, 'tls_ignore_warning': True},
-    'client_certificate': lambda server, cert, key: {'tls_ca_cert': cert, 'tls_cert': cert, 'tls_private_key': key},
-    'protocols_and_ciphers': lambda server, cert, key: {
-        'tls_ca_cert': cert,
+    'verified_untrusted': lambda server, tls: {},
+    'verified_with_ca_cert': lambda server, tls: {'tls_ca_cert': tls.ca_cert},
+    'not_verified': lambda server, tls: {'tls_verify': False},
+    'not_verified_warning_ignored': lambda server, tls: {'tls_verify': False, 'tls_ignore_warning': True},
+    'client_certificate': lambda server, tls: {
+        'tls_ca_cert': tls.ca_cert,
+        'tls_cert': tls.client_cert,
+        'tls_private_key': tls.client_key,
+    },
+    'protocols_and_ciphers': lambda server, tls: {
+        'tls_ca_cert': tls.ca_cert,
         'tls_protocols_allowed': ['TLSv1.2'],
         'tls_ciphers': ['ECDHE-ECDSA-AES128-GCM-SHA256'],
     },
-    'protocols_no_match': lambda server, cert, key: {'tls_ca_cert': cert, 'tls_protocols_allowed': ['SSLv3']},
-    'host_header_for_the_name': lambda server, cert, key: {
-        'tls_ca_cert': cert,
+    'protocols_no_match': lambda server, tls: {'tls_ca_cert': tls.ca_cert, 'tls_protocols_allowed': ['SSLv3']},
+    'host_header_for_the_name': lambda server, tls: {
+        'tls_ca_cert': tls.ca_cert,
         'tls_use_host_header': True,
         'headers': {'Host': 'nim.invalid'},
     },
-    'host_name_not_in_certificate': lambda server, cert, key: {
+    'host_name_not_in_certificate': lambda server, tls: {
         'openmetrics_endpoint': server.base_url.replace('127.0.0.1', 'localhost') + '/metrics',
-        'tls_ca_cert': cert,
+        'tls_ca_cert': tls.ca_cert,
     },
-    'hostname_not_validated': lambda server, cert, key: {
+    'hostname_not_validated': lambda server, tls: {
         'openmetrics_endpoint': server.base_url.replace('127.0.0.1', 'localhost') + '/metrics',
-        'tls_ca_cert': cert,
+        'tls_ca_cert': tls.ca_cert,
         'tls_validate_hostname': False,
     },
 }
@@ -887,16 +893,18 @@ HTTPS_CASES = {
 @pytest.mark.parametrize('case', sorted(HTTPS_CASES))
 def test_https_options(aggregator, datadog_agent, certificate, case):
     def options(server):
-        return HTTPS_CASES[case](server, *certificate)
+        return HTTPS_CASES[case](server, certificate)
 
-    results = run_both(aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, options, tls=certificate)
+    results = run_both(
+        aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, options, tls=certificate.server_context()
+    )
     assert_identical(results)
 
 
 # --- HTTP settings from the environment, connections and cookies ------------------------------------
 # Ours reads the environment's proxy and CA-bundle variables once per check instance, at its first
 # request (transport.py); set before the check is created, they are honoured as by the stock check
-# (changed while the check runs: test_differences.py). ~/.netrc is still read at every request.
+# (changed while the check runs: test_deliberate_differences.py). ~/.netrc is still read at every request.
 
 ENVIRONMENT_VARIABLES = (
     'http_proxy',
@@ -1054,7 +1062,7 @@ def test_http_environment_cases_reach_the_server(aggregator, datadog_agent, envi
     assert 'Authorization' not in stock_requests[0][1] and stock_requests[1][1]['Authorization'].startswith('Basic ')
 
 
-# name -> (environment, instance options), given the server's (certificate file, key file)
+# name -> (environment, instance options), given the server and its CA certificate file
 HTTPS_ENVIRONMENT_CASES = {
     # the wrapper's TLS adapter verifies with its own context: the CA-bundle variables are not used
     'ca_bundle_not_used_for_https': lambda server, cert: ({'REQUESTS_CA_BUNDLE': cert}, {}),
@@ -1073,12 +1081,17 @@ HTTPS_ENVIRONMENT_CASES = {
 @pytest.mark.parametrize('case', sorted(HTTPS_ENVIRONMENT_CASES))
 def test_https_environment(aggregator, datadog_agent, environment, certificate, case):
     def instance_options(server):
-        variables, options = HTTPS_ENVIRONMENT_CASES[case](server, certificate[0])
+        variables, options = HTTPS_ENVIRONMENT_CASES[case](server, certificate.ca_cert)
         environment(variables)
         return options
 
     results = run_both(
-        aggregator, datadog_agent, [FIXTURE] * RUNS, PROM_CONTENT_TYPE, instance_options, tls=certificate
+        aggregator,
+        datadog_agent,
+        [FIXTURE] * RUNS,
+        PROM_CONTENT_TYPE,
+        instance_options,
+        tls=certificate.server_context(),
     )
     assert_identical(results)
 
@@ -1086,8 +1099,8 @@ def test_https_environment(aggregator, datadog_agent, environment, certificate, 
 @pytest.mark.parametrize('ca_bundle', [True, False], ids=['ca_bundle', 'no_ca_bundle'])
 def test_redirect_from_http_to_https(aggregator, datadog_agent, environment, certificate, ca_bundle):
     # a new session's own HTTPS adapter follows the redirect, verifying with the CA-bundle variable
-    with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=certificate) as https_server:
-        environment({'REQUESTS_CA_BUNDLE': certificate[0]} if ca_bundle else {})
+    with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=certificate.server_context()) as https_server:
+        environment({'REQUESTS_CA_BUNDLE': certificate.ca_cert} if ca_bundle else {})
 
         def to_https(server):
             server.redirects['/metrics'] = f'{https_server.base_url}/metrics'
@@ -1121,8 +1134,9 @@ def connection_pattern(server) -> list[bool]:
 def test_connections_per_run(aggregator, certificate, scheme, options, expected):
     patterns = []
     for cls in (StockNvidiaNIMCheck, NvidiaNIMCheck):
-        with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=certificate if scheme == 'https' else None) as server:
-            tls = {'tls_ca_cert': certificate[0]} if scheme == 'https' else {}
+        context = certificate.server_context() if scheme == 'https' else None
+        with PayloadServer(FIXTURE, PROM_CONTENT_TYPE, tls=context) as server:
+            tls = {'tls_ca_cert': certificate.ca_cert} if scheme == 'https' else {}
             check = cls('nvidia_nim', {}, [{'openmetrics_endpoint': server.base_url + '/metrics', **tls, **options}])
             assert [check.run() for _ in range(RUNS)] == [''] * RUNS
             patterns.append(connection_pattern(server))
@@ -1197,15 +1211,6 @@ def fix(check, url):
     check.instance.update({'openmetrics_endpoint': url, 'tags': ['test:test']})
 
 
-# --- Known differences that need the Rust core --------------------------------------------------------
-# `exclude_metrics_by_labels` regexes are compiled by the core's regex engine, whose dialect differs
-# from Python's `re` (the stock check's): look-around and back-references are refused at the first
-# run, `$` does not match before a final newline, `\s` does not match \x1c-\x1f, and `[[:alpha:]]` is
-# a class there but a set of characters in Python. And with `telemetry`, `raw_line_filters` and a
-# payload that fails to parse, the stock check counts only the lines filtered before the line it
-# failed on (it filters while it parses); ours counts every filtered line, which needs the core to
-# tell where parsing stopped. OpenMetrics timestamps: see below. Strict: each starts failing
-# (XPASS) once fixed.
 # `exclude_metrics_by_labels` patterns are Python regular expressions, searched as the stock check
 # searches them: look-arounds, back-references, `$` before a final newline, `\s` and classes.
 LABEL_PATTERN_CASES = {
@@ -1265,23 +1270,64 @@ def test_openmetrics_timestamps(aggregator, datadog_agent, case):
     assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
 
 
-CORE_MISMATCHES = {
+# The stock scraper is a chain of generators: lines are filtered as the parser pulls them, and
+# families held back (for `share_labels` sources, or on a first scrape with
+# `use_process_start_time`) are looked up and sent one by one once released. Where a scrape stops
+# decides what was counted and sent before it.
+LAZY_PIPELINE_CASES = {
+    # with `telemetry`, only the filtered lines before the line the parser failed at are counted
     'filtered_lines_counted_after_a_parse_error': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng abc\ndrop_me 1\n',
         {'telemetry': True, 'raw_line_filters': ['^drop_me']},
     ),
-    # a malformed histogram sample: the stock error is `'count'`, here `Native histogram samples
-    # are not supported: ...`
-    'openmetrics_malformed_histogram_sample': (OM_CONTENT_TYPE, b'# TYPE h histogram\nh_buck t{a="3"} 4\n# EOF\n', {}),
+    'filtered_lines_counted_before_a_parse_error': (
+        PROM_CONTENT_TYPE,
+        b'drop_me 1\n# TYPE g gauge\ndrop_me 2\ng 1\ndrop_me 3\nh abc\ndrop_me 4\n',
+        {'telemetry': True, 'raw_line_filters': ['^drop_me']},
+    ),
+    'filtered_lines_openmetrics_error_at_the_end': (
+        OM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng 1\ndrop_me 1\n',
+        {'telemetry': True, 'raw_line_filters': ['^drop_me']},
+    ),
+    'every_line_filtered': (PROM_CONTENT_TYPE, b'a 1\nb 2\n', {'telemetry': True, 'raw_line_filters': ['.']}),
     # families held back until a `share_labels` source shows up (never, here): when one of them
-    # fails the scrape, the stock check has sent those before it (and counted their samples in
-    # `telemetry.metrics.input.count`); here none of them is sent
+    # fails the scrape, those before it are sent (and every parsed family counted as input)
     'held_back_families_before_a_failing_one': (
         PROM_CONTENT_TYPE,
         b'# TYPE g gauge\ng 1\nu 5\n# TYPE h gauge\nh 1\n',
         {'extra_metrics': [{'.*': {'type': 'native_dynamic'}}], 'share_labels': {'missing': True}, 'telemetry': True},
     ),
+    # a parse error while they are held: none of them is sent
+    'held_back_families_and_a_parse_error': (
+        PROM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng 1\n# TYPE h gauge\nh abc\n',
+        {'share_labels': {'missing': True}, 'telemetry': True},
+    ),
+    # the source arrives after a family that fails: the families before it wait, then go out
+    'held_back_until_the_source_then_a_failing_one': (
+        PROM_CONTENT_TYPE,
+        b'# TYPE g gauge\ng{a="1"} 1\nu 5\n# TYPE src gauge\nsrc{a="1",b="2"} 1\n# TYPE h gauge\nh 1\n',
+        {
+            'extra_metrics': [{'.*': {'type': 'native_dynamic'}}],
+            'share_labels': {'src': {'match': ['a'], 'labels': ['b']}},
+            'telemetry': True,
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize('case', sorted(LAZY_PIPELINE_CASES))
+def test_lazy_pipeline(aggregator, datadog_agent, case):
+    content_type, body, options = LAZY_PIPELINE_CASES[case]
+    assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
+
+
+CORE_MISMATCHES = {
+    # a malformed histogram sample: the stock error is `'count'`, here `Native histogram samples
+    # are not supported: ...`
+    'openmetrics_malformed_histogram_sample': (OM_CONTENT_TYPE, b'# TYPE h histogram\nh_buck t{a="3"} 4\n# EOF\n', {}),
 }
 
 
@@ -1320,7 +1366,8 @@ def working_option_sets(tmp: Path):
     sets += [({**NATIVE_ALL, **o}, {}) for o in HISTOGRAM_MODES.values()]
     sets += [(o, {}) for _, _, o in SEQUENCES.values()]
     sets += [(o(_Server, tmp) if callable(o) else o, i) for o, i, _ in HTTP_CASES.values()]
-    sets += [(o(_Server, 'cert.pem', 'key.pem'), {}) for o in HTTPS_CASES.values()]
+    tls = SimpleNamespace(ca_cert='ca.pem', client_cert='client.pem', client_key='client.key')
+    sets += [(o(_Server, tls), {}) for o in HTTPS_CASES.values()]
     sets += [({**CATCH_ALL, **o}, {}) for o in TARGET_INFO_OPTIONS.values()]
     sets += [({**CATCH_ALL, 'share_labels': SHARE_OPTIONS, 'cache_shared_labels': c}, {}) for c in (True, False)]
     return sets

@@ -14,7 +14,7 @@ from common import (
     run_error,
     submitted_count,
 )
-from test_differential import ENVIRONMENT_VARIABLES
+from test_same_as_stock import ENVIRONMENT_VARIABLES
 
 from datadog_checks.base import AgentCheck
 from datadog_checks.nvidia_nim import NvidiaNIMCheck
@@ -169,7 +169,7 @@ def test_proxy_variables_are_read_at_the_first_request(aggregator, monkeypatch):
     # The stock check (requests) reads the proxy variables of the process environment at every
     # request; ours once per check instance, at its first request (the Agent's environment does not
     # change while it runs, and reading it costs about as much as parsing a one-model scrape).
-    # Set before a check is created, they are honoured by both (test_differential.py).
+    # Set before a check is created, they are honoured by both (test_same_as_stock.py).
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     with socket.socket() as s:
