@@ -268,6 +268,12 @@ pub fn scrape_streaming<'t>(
             family.ensure_labels();
         }
         let resolved = resolver.resolve(&family)?;
+        // an old family is not sent when the body has its current one (transform::supersede)
+        let resolved = resolved.filter(|_| {
+            !config
+                .superseded
+                .drops(&family.name, text, &config.raw_metric_prefix)
+        });
         // the stock check updates `target_info` labels from a family that is not excluded
         let target_info_update = share.target_info
             && family.name == TARGET_INFO

@@ -22,7 +22,7 @@ CORE = {
     'nvidia_nim.gpu_cache_usage_percent': GAUGE,
     'nvidia_nim.prompt_tokens.count': MONOTONIC_COUNT,
     'nvidia_nim.generation_tokens.count': MONOTONIC_COUNT,
-    'nvidia_nim.request.success.count': MONOTONIC_COUNT,
+    'nvidia_nim.request.finish.count': MONOTONIC_COUNT,
     **{
         f'nvidia_nim.{histogram}{part}': MONOTONIC_COUNT
         for histogram in (
@@ -107,14 +107,21 @@ def test_openmetrics_from_a_nim2(aggregator, dd_run_check, dialect):
 def test_vllm_finished_reason_and_renamed_families(aggregator, dd_run_check):
     with NimEmulator(dialect='vllm') as emu:
         dd_run_check(make_check(emu.metrics_url))
-    reasons = {t for m in aggregator.metrics('nvidia_nim.request.success.count') for t in m.tags if 'reason' in t}
-    assert reasons == {'finished_reason:stop', 'finished_reason:length', 'finished_reason:abort'}
-    # vLLM 0.10/0.11 expose the renamed families under both names with the same values: the
-    # submissions under the one Datadog name carry equal values
-    (old, new) = aggregator.metrics('nvidia_nim.gpu_cache_usage_percent')
-    assert old.value == new.value and old.tags == new.tags
-    counts = aggregator.metrics('nvidia_nim.time_per_output_token.seconds.count')
-    assert len(counts) == 2 and counts[0].value == counts[1].value
+
+    def reasons(name):
+        return {t for m in aggregator.metrics(name) for t in m.tags if 'reason' in t}
+
+    # the NIM 1.x meanings: success is stop or length, failure any other reason, finish all
+    assert reasons('nvidia_nim.request.success.count') == {'finished_reason:stop', 'finished_reason:length'}
+    assert reasons('nvidia_nim.request.failure.count') == {'finished_reason:abort'}
+    assert reasons('nvidia_nim.request.finish.count') == {
+        'finished_reason:stop',
+        'finished_reason:length',
+        'finished_reason:abort',
+    }
+    # the emulated vLLM exposes the renamed families under both names: only the current one is sent
+    assert len(aggregator.metrics('nvidia_nim.gpu_cache_usage_percent')) == 1
+    assert len(aggregator.metrics('nvidia_nim.time_per_output_token.seconds.count')) == 1
 
 
 def test_sglang_cache_source_tag(aggregator, dd_run_check):

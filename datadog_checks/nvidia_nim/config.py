@@ -12,6 +12,7 @@ from datadog_checks.base import ConfigurationError, is_affirmative
 
 from .metrics import METRIC_MAP, NIM2_METRIC_MAP, RENAME_LABELS_MAP
 from .percentiles import percentile_options
+from .routes import core_route_options
 
 NATIVE_TYPES = ('counter', 'gauge', 'histogram', 'summary')
 TRANSFORMER_TYPES = NATIVE_TYPES + (
@@ -423,4 +424,6 @@ class ScraperSettings:
             'target_info': target_info,
             # opt-in per-interval latency percentiles (percentiles.py, src/percentiles.rs)
             'latency_percentiles': percentile_options(config),
+            # the metric map's label routes and superseded families (routes.py)
+            **core_route_options(self.resolver),
         }

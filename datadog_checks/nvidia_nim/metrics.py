@@ -9,6 +9,11 @@ the engine-only families get names of their own. A 1.x NIM exposes none of the 2
 Counter families are named without `_total` (the parsers strip it), histogram families keep
 their exposed name (`vllm:iteration_tokens_total` is a histogram). Every entry is `native`: the
 submission follows the exposed type, as in the stock map.
+
+Two specs go with the maps (`routes.py` hands them to the core): `LABEL_ROUTES` sends one
+family's samples under several Datadog names by a label's value, so that a 1.x name keeps its
+1.x meaning; `SUPERSEDED` names the families an engine renamed, of which only the current one is
+sent when a scrape has both.
 """
 
 METRIC_MAP = {
@@ -61,7 +66,9 @@ VLLM_METRIC_MAP = {
     'vllm:e2e_request_latency_seconds': 'e2e_request_latency.seconds',
     'vllm:request_prompt_tokens': 'request.prompt_tokens',
     'vllm:request_generation_tokens': 'request.generation_tokens',
-    'vllm:request_success': 'request.success',
+    # every finished request, by `finished_reason`: split by `LABEL_ROUTES` into success (stop,
+    # length), failure (any other reason) and finish (all), the NIM 1.x meanings
+    'vllm:request_success': 'request.finish',
     # engine-only families
     'vllm:prefix_cache_queries': 'prefix_cache.queries',
     'vllm:prefix_cache_hits': 'prefix_cache.hits',
@@ -78,6 +85,23 @@ VLLM_METRIC_MAP = {
     'vllm:request_max_num_generation_tokens': 'request.max_num_generation_tokens',
     'vllm:request_params_n': 'request.params.n',
     'vllm:request_params_max_tokens': 'request.params.max_tokens',
+    'vllm:request_prefill_kv_computed_tokens': 'request.prefill_kv_computed_tokens',
+    # 1 for the engine's current state (`sleep_state`: awake, weights_offloaded, discard_all)
+    'vllm:engine_sleep_state': 'engine_sleep_state',
+    'vllm:num_requests_waiting_by_reason': 'num_requests.waiting_by_reason',
+    'vllm:prompt_tokens_cached': 'prompt_tokens.cached',
+    'vllm:prompt_tokens_by_source': 'prompt_tokens.by_source',
+    'vllm:prompt_tokens_recomputed': 'prompt_tokens.recomputed',
+    'vllm:external_prefix_cache_queries': 'external_prefix_cache.queries',
+    'vllm:external_prefix_cache_hits': 'external_prefix_cache.hits',
+    'vllm:mm_cache_queries': 'mm_cache.queries',
+    'vllm:mm_cache_hits': 'mm_cache.hits',
+    'vllm:spec_decode_num_drafts': 'spec_decode.num_drafts',
+    'vllm:spec_decode_num_draft_tokens': 'spec_decode.num_draft_tokens',
+    'vllm:spec_decode_num_accepted_tokens': 'spec_decode.num_accepted_tokens',
+    'vllm:spec_decode_num_accepted_tokens_per_pos': 'spec_decode.num_accepted_tokens_per_pos',
+    # value 1, the engine's cache configuration as tags (`block_size`, `num_gpu_blocks`, ...)
+    'vllm:cache_config_info': 'cache_config_info',
 }
 
 # NIM 2.x with the SGLang engine. Labels: `model_name` and the engine's own (`engine_type`,
@@ -97,8 +121,8 @@ SGLANG_METRIC_MAP = {
     'sglang:e2e_request_latency_seconds': 'e2e_request_latency.seconds',
     'sglang:prompt_tokens_histogram': 'request.prompt_tokens',
     'sglang:generation_tokens_histogram': 'request.generation_tokens',
-    # requests that finished (aborted ones are counted apart)
-    'sglang:num_requests': 'request.success',
+    # every finished request (success and failure cannot be told apart: no 1.x success/failure)
+    'sglang:num_requests': 'request.finish',
     # engine-only families
     'sglang:num_aborted_requests': 'request.aborted',
     'sglang:cached_tokens': 'prefix_cache.hits',
@@ -107,9 +131,45 @@ SGLANG_METRIC_MAP = {
     'sglang:queue_time_seconds': 'request.queue_time.seconds',
     'sglang:gen_throughput': 'generation_throughput',
     'sglang:num_used_tokens': 'kv_cache.used_tokens',
+    'sglang:max_total_num_tokens': 'kv_cache.max_tokens',
+    'sglang:num_retracted_reqs': 'num_requests.retracted',
+    'sglang:num_paused_reqs': 'num_requests.paused',
+    'sglang:utilization': 'utilization',
+    'sglang:spec_accept_length': 'spec_decode.accept_length',
+    'sglang:spec_accept_rate': 'spec_decode.accept_rate',
+    'sglang:engine_startup_time': 'engine.startup_time',
+    'sglang:engine_load_weights_time': 'engine.load_weights_time',
+    'sglang:http_requests_active': 'http_requests.active',
 }
 
 NIM2_METRIC_MAP = {**VLLM_METRIC_MAP, **SGLANG_METRIC_MAP}
+
+# One family, several Datadog names by a label's value. Applied to the map entry of the family
+# when its Datadog name is `name` (so a user's own entry for the family is left alone). Each
+# target: (Datadog name, 'any' | 'in' | 'not_in', label values); a sample goes to every target
+# that matches, an absent label matching as ''.
+FINISHED_OK = ['stop', 'length']
+LABEL_ROUTES = {
+    'vllm:request_success': {
+        'name': 'request.finish',
+        'label': 'finished_reason',
+        'targets': [
+            ('request.success', 'in', FINISHED_OK),
+            ('request.failure', 'not_in', FINISHED_OK),
+            ('request.finish', 'any', []),
+        ],
+    },
+}
+
+# Old family → the family that replaced it. Where both map to the same Datadog name, a scrape that
+# has a sample of the current family does not send the old one (a release or two expose both).
+SUPERSEDED = {
+    'vllm:gpu_cache_usage_perc': 'vllm:kv_cache_usage_perc',
+    'vllm:time_per_output_token_seconds': 'vllm:inter_token_latency_seconds',
+    'vllm:gpu_prefix_cache_queries': 'vllm:prefix_cache_queries',
+    'vllm:gpu_prefix_cache_hits': 'vllm:prefix_cache_hits',
+    'sglang:time_per_output_token_seconds': 'sglang:inter_token_latency_seconds',
+}
 
 # `python_info` has a `version` label; as a tag it would clash with the reserved `version` tag.
 RENAME_LABELS_MAP = {

@@ -98,6 +98,8 @@ pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperCon
         target_info: get_bool(options, "target_info", false)?,
     };
     Ok(ScraperConfig {
+        routes: super::routes::label_routes(options)?,
+        superseded: super::routes::superseded(options)?,
         percentiles: percentile_config(options)?,
         share,
         raw_metric_prefix: get_str(options, "raw_metric_prefix")?,
@@ -143,9 +145,11 @@ fn percentile_config(options: &Bound<'_, PyDict>) -> PyResult<PercentileConfig> 
         .into_iter()
         .filter(|(q, _)| *q > 0.0 && *q < 1.0)
         .collect();
+    let by_labels: Option<Vec<String>> = value.get_item("by")?.extract()?;
     Ok(PercentileConfig {
         quantiles,
         histograms,
+        by_labels,
     })
 }
 

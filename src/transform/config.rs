@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
+use super::route::LabelRoute;
 use super::share::ShareConfig;
+use super::supersede::Superseded;
 
 /// How histogram families are submitted (the resolved `collect_histogram_buckets`,
 /// `non_cumulative_histogram_buckets`, `histogram_buckets_as_distributions`,
@@ -84,6 +86,9 @@ pub struct PercentileConfig {
     pub quantiles: Vec<(f64, String)>,
     /// Datadog names of the histograms that get estimates.
     pub histograms: Vec<String>,
+    /// `latency_percentiles_by`: the labels a series is grouped by; `None` groups by every label
+    /// but the engine-rank ones (src/percentiles.rs).
+    pub by_labels: Option<Vec<String>>,
 }
 
 impl PercentileConfig {
@@ -109,6 +114,10 @@ pub struct ScraperConfig {
     pub share: ShareConfig,
     /// `latency_percentiles` (src/percentiles.rs).
     pub percentiles: PercentileConfig,
+    /// Label routes by transformer id (`route`).
+    pub routes: HashMap<u32, Arc<LabelRoute>>,
+    /// Old families dropped when their current family is in the body (`supersede`).
+    pub superseded: Superseded,
 }
 
 impl ScraperConfig {

@@ -3,7 +3,8 @@
 //!
 //! The layers, each using only the ones before it: `config` (the options, with `share`'s), `record`
 //! (what comes out), `tags` and `prepare` (the per-sample pipeline), `series` (the cache of what
-//! each series emits), `emit` and `histogram` (the per-type transformers), then the
+//! each series emits), `emit` and `histogram` (the per-type transformers), `route` and
+//! `route_plan` (label routes), `supersede` (renamed families), then the
 //! `FamilyTransformer` here, which runs a family through them.
 
 pub mod config;
@@ -11,8 +12,11 @@ pub(crate) mod emit;
 pub(crate) mod histogram;
 pub(crate) mod prepare;
 pub mod record;
+pub mod route;
+pub(crate) mod route_plan;
 pub(crate) mod series;
 pub(crate) mod share;
+pub mod supersede;
 pub(crate) mod tags;
 
 use std::collections::HashMap;
@@ -23,7 +27,7 @@ use crate::error::ScrapeResult;
 use crate::model::{Family, MetricType, Sample};
 
 use config::{ScraperConfig, TransformKind, Transformer};
-use emit::{emit_other, plan, Names};
+use emit::{emit_other, Names};
 use prepare::{overflow_error, prepare, Prepared};
 use record::{MetricRecord, Record, TagList};
 use series::{Emission, SeriesCache, ValueOp};
@@ -236,7 +240,9 @@ impl FamilyTransformer {
                 return Ok(());
             };
             self.processed += 1;
-            let Some((op, planned)) = plan(config, transformer, names, family_name, &p)? else {
+            let Some((op, planned)) =
+                route_plan::plan_routed(config, transformer, names, family_name, &p)?
+            else {
                 emit_other(transformer, names, p, out)?;
                 return Ok(());
             };
@@ -250,7 +256,7 @@ impl FamilyTransformer {
                 .into_iter()
                 .map(|(method, name)| Emission {
                     method,
-                    name: name.clone(),
+                    name,
                     tags: tags.clone(),
                     hostname: hostname.clone(),
                 })

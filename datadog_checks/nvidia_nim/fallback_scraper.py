@@ -1,0 +1,51 @@
+"""The fallback check's scraper: datadog-checks-base's OpenMetrics V2 scraper with the metric map's
+label routes and superseded families (`routes.py`) applied as the Rust core applies them, so the
+fallback sends on a NIM 2.x what the native check sends."""
+
+from __future__ import annotations
+
+from datadog_checks.base.checks.openmetrics.v2.scraper import OpenMetricsScraper
+
+from .config import normalize_metric_config
+from .routes import has_sample_line, matches, routes_for, superseded_for
+
+
+class Nim2Scraper(OpenMetricsScraper):
+    def __init__(self, check, config):
+        super().__init__(check, config)
+        names = {key: entry['name'] for key, entry in normalize_metric_config(config).items()}
+        for family, (label, targets) in routes_for(names).items():
+            if family in self.metric_transformer.transformer_data:
+                self.metric_transformer.transformer_data[family] = ('native', self._routed(label, targets))
+        self._superseded = dict(superseded_for(names, self._is_excluded))
+        self._dropped: set[str] = set()
+
+    def _is_excluded(self, name: str) -> bool:
+        pattern = self.exclude_metrics_pattern
+        return name in self.exclude_metrics or (pattern is not None and bool(pattern.search(name)))
+
+    def _routed(self, label, targets):
+        compiled = [
+            (match, values, self.metric_transformer.compile_transformer({'name': name, 'type': 'native'})[1])
+            for name, match, values in targets
+        ]
+
+        def routed(metric, sample_data, runtime_data):
+            for sample, tags, hostname in sample_data:
+                value = sample.labels.get(label, '')
+                for match, values, transformer in compiled:
+                    if matches(match, values, value):
+                        transformer(metric, [(sample, tags, hostname)], runtime_data)
+
+        return routed
+
+    def stream_connection_lines(self):
+        lines = list(super().stream_connection_lines())
+        prefix = self.raw_metric_prefix or ''
+        self._dropped = {old for old, current in self._superseded.items() if has_sample_line(lines, prefix + current)}
+        yield from lines
+
+    def parse_metrics(self):
+        for metric in super().parse_metrics():
+            if metric.name not in self._dropped:
+                yield metric
