@@ -42,7 +42,22 @@ ENGINE_TAGS = {
 }
 DIALECT_MAPS = {'vllm': VLLM_METRIC_MAP, 'sglang': SGLANG_METRIC_MAP}
 # vLLM only exposes `vllm:corrupted_requests` with VLLM_COMPUTE_NANS_IN_LOGITS; the emulator does not.
-NOT_EMULATED = {'nvidia_nim.request.corrupted.count'}
+# The families below are not emulated either; the real-payload corpus covers them
+# (test_nim2_corpus.py).
+CORPUS_ONLY = [
+    *(f'vllm:{n}' for n in ('request_prefill_kv_computed_tokens', 'engine_sleep_state', 'cache_config_info')),
+    *(f'vllm:{n}' for n in ('num_requests_waiting_by_reason', 'external_prefix_cache_queries')),
+    *(f'vllm:{n}' for n in ('external_prefix_cache_hits', 'mm_cache_queries', 'mm_cache_hits')),
+    *(f'vllm:prompt_tokens_{n}' for n in ('cached', 'by_source', 'recomputed')),
+    *(f'vllm:spec_decode_{n}' for n in ('num_drafts', 'num_draft_tokens', 'num_accepted_tokens')),
+    'vllm:spec_decode_num_accepted_tokens_per_pos',
+    *(f'sglang:{n}' for n in ('max_total_num_tokens', 'num_retracted_reqs', 'num_paused_reqs', 'utilization')),
+    *(f'sglang:{n}' for n in ('spec_accept_length', 'spec_accept_rate', 'engine_startup_time')),
+    *(f'sglang:{n}' for n in ('engine_load_weights_time', 'http_requests_active')),
+]
+NOT_EMULATED = {'nvidia_nim.request.corrupted.count'} | set(
+    map_metadata(METADATA, {k: {**VLLM_METRIC_MAP, **SGLANG_METRIC_MAP}[k] for k in CORPUS_ONLY})
+)
 
 
 def from_map(metric_map: dict) -> set[str]:

@@ -1,0 +1,171 @@
+"""Real and rebuilt NIM 2.x payloads (tests/fixtures/nim2/, provenance in SOURCES.md) through the
+check over HTTP on loopback: family by family what is sent or why not, and the NIM 1.x meanings
+(finished requests, one family per Datadog context, one set of percentile gauges). Expected values
+are read from the payloads with prometheus_client's own parser, not from the check's output."""
+
+from collections import Counter
+
+import pytest
+from common import FIXTURES, PayloadServer
+from prometheus_client.parser import text_string_to_metric_families
+
+from datadog_checks.dev.utils import get_metadata_metrics
+from datadog_checks.nvidia_nim import NvidiaNIMCheck
+from datadog_checks.nvidia_nim.metrics import LABEL_ROUTES, NIM2_METRIC_MAP, SUPERSEDED
+
+METADATA = get_metadata_metrics()
+CORPUS = sorted(p.name for p in (FIXTURES / 'nim2').glob('*.txt'))
+# Families of the corpus the default map does not send, and why.
+NOT_SENT = {
+    'vllm:num_requests_swapped': 'vLLM v0 only (no swapping in V1)',
+    'vllm:cpu_cache_usage_perc': 'vLLM v0 only',
+    'vllm:request_params_best_of': 'vLLM v0 only (best_of was removed)',
+    'vllm:avg_prompt_throughput_toks_per_s': 'vLLM v0 only; a rate of prompt_tokens.count',
+    'vllm:avg_generation_throughput_toks_per_s': 'vLLM v0 only; a rate of generation_tokens.count',
+    'sglang:is_cuda_graph': 'a build flag, not a measurement',
+    'sglang:num_grammar_queue_reqs': 'grammar backend queue, not mapped',
+    'sglang:kv_used_tokens': 'per-pool token family, not mapped (kv_cache.used_tokens is num_used_tokens)',
+    'sglang:kv_available_tokens': 'per-pool token family, not mapped',
+    'sglang:realtime_tokens': 'per-mode token counter, not mapped',
+    'sglang:func_latency_seconds': 'internal function timing, not mapped',
+}
+PROCESS_PREFIXES = ('process_', 'python_')
+
+
+def families(name: str) -> dict:
+    """Family name (as the map keys it: counters without `_total`) → family."""
+    text = (FIXTURES / 'nim2' / name).read_text()
+    return {f.name: f for f in text_string_to_metric_families(text) if not f.name.endswith('_created')}
+
+
+def run_check(aggregator, dd_run_check, bodies: list[bytes], **options):
+    with PayloadServer() as server:
+        endpoint = server.base_url + '/v1/metrics'
+        check = NvidiaNIMCheck('nvidia_nim', {}, [{'openmetrics_endpoint': endpoint, **options}])
+        for body in bodies:
+            server.body = body
+            aggregator.reset()
+            dd_run_check(check)
+    return endpoint
+
+
+def submitted_names(name: str) -> set[str]:
+    """The Datadog names (before the histogram/counter suffix) of what a map entry sends."""
+    routes = LABEL_ROUTES.get(name)
+    if routes:
+        return {target for target, _, _ in routes['targets']}
+    return {NIM2_METRIC_MAP[name]}
+
+
+@pytest.mark.parametrize('payload', CORPUS)
+def test_family_by_family(aggregator, dd_run_check, payload):
+    present = families(payload)
+    run_check(aggregator, dd_run_check, [(FIXTURES / 'nim2' / payload).read_bytes()])
+    sent = set(aggregator.metric_names)
+    aggregator.assert_metrics_using_metadata(METADATA, check_submission_type=True)
+    for family, metric in present.items():
+        if family.startswith(PROCESS_PREFIXES):
+            continue
+        if family in NOT_SENT:
+            assert family not in NIM2_METRIC_MAP, family
+            continue
+        assert family in NIM2_METRIC_MAP, f'{family}: neither mapped nor listed as not sent'
+        # a family without samples (a labelled metric not observed yet) sends nothing
+        if not metric.samples:
+            continue
+        names = submitted_names(family)
+        prefixes = {f'nvidia_nim.{n}' for n in names}
+        got = {s for s in sent if any(s == p or s.startswith(p + '.') for p in prefixes)}
+        if SUPERSEDED.get(family) in present:
+            # the current family is in the same scrape: it alone feeds the Datadog name
+            continue
+        assert got, f'{family} sent nothing under {sorted(prefixes)}'
+        for name in got:
+            assert name in METADATA, name
+
+
+def sample_values(payload: str, family: str, sample: str, **labels) -> list[float]:
+    return [
+        s.value
+        for s in families(payload)[family].samples
+        if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
+
+
+def by_reason(aggregator, name: str) -> dict[str, float]:
+    out = {}
+    for m in aggregator.metrics(name):
+        (reason,) = [t.split(':', 1)[1] for t in m.tags if t.startswith('finished_reason:')]
+        out[reason] = out.get(reason, 0) + m.value
+    return out
+
+
+def test_vllm_finished_requests_keep_the_nim1_meanings(aggregator, dd_run_check):
+    payload = 'vllm_v1_rebuilt.txt'
+    run_check(aggregator, dd_run_check, [(FIXTURES / 'nim2' / payload).read_bytes()])
+    counts = {
+        s.labels['finished_reason']: s.value
+        for s in families(payload)['vllm:request_success'].samples
+        if s.name.endswith('_total')
+    }
+    assert set(counts) == {'stop', 'length', 'abort', 'error'}
+    assert by_reason(aggregator, 'nvidia_nim.request.success.count') == {r: counts[r] for r in ('stop', 'length')}
+    assert by_reason(aggregator, 'nvidia_nim.request.failure.count') == {r: counts[r] for r in ('abort', 'error')}
+    assert by_reason(aggregator, 'nvidia_nim.request.finish.count') == counts
+    for name in ('success', 'failure', 'finish'):
+        for m in aggregator.metrics(f'nvidia_nim.request.{name}.count'):
+            assert m.type == aggregator.MONOTONIC_COUNT and m.flush_first_value is False
+
+
+def test_alias_pairs_send_the_current_family_once(aggregator, dd_run_check):
+    """Datadog's vLLM fixture has each renamed pair with different data: only the current family
+    goes out, once per context."""
+    payload = 'vllm_datadog_fixture.txt'
+    run_check(aggregator, dd_run_check, [(FIXTURES / 'nim2' / payload).read_bytes()])
+    contexts = Counter(
+        (m.name, tuple(sorted(m.tags))) for name in aggregator.metric_names for m in aggregator.metrics(name)
+    )
+    assert [c for c, n in contexts.items() if n > 1] == []
+    (usage,) = aggregator.metrics('nvidia_nim.gpu_cache_usage_percent')
+    assert [usage.value] == sample_values(payload, 'vllm:kv_cache_usage_perc', 'vllm:kv_cache_usage_perc')
+    (count,) = aggregator.metrics('nvidia_nim.time_per_output_token.seconds.count')
+    current = sample_values(payload, 'vllm:inter_token_latency_seconds', 'vllm:inter_token_latency_seconds_count')
+    old = sample_values(payload, 'vllm:time_per_output_token_seconds', 'vllm:time_per_output_token_seconds_count')
+    assert [count.value] == current and current != old
+
+
+def test_old_family_alone_is_sent(aggregator, dd_run_check):
+    body = (FIXTURES / 'nim2' / 'vllm_datadog_fixture.txt').read_text()
+    kept = [line for line in body.splitlines() if 'kv_cache_usage_perc' not in line]
+    run_check(aggregator, dd_run_check, [('\n'.join(kept) + '\n').encode()])
+    (usage,) = aggregator.metrics('nvidia_nim.gpu_cache_usage_percent')
+    payload = 'vllm_datadog_fixture.txt'
+    assert [usage.value] == sample_values(payload, 'vllm:gpu_cache_usage_perc', 'vllm:gpu_cache_usage_perc')
+
+
+@pytest.mark.parametrize(
+    'pair', [('vllm_v1_rebuilt.txt', 'vllm_v1_rebuilt_next.txt'), ('sglang_rebuilt.txt', 'sglang_rebuilt_next.txt')]
+)
+def test_one_set_of_percentile_gauges_per_model(aggregator, dd_run_check, pair):
+    bodies = [(FIXTURES / 'nim2' / p).read_bytes() for p in pair]
+    run_check(aggregator, dd_run_check, bodies, latency_percentiles=[0.5, 0.99])
+    gauges = [
+        (m.name, tuple(sorted(m.tags)))
+        for name in aggregator.metric_names
+        if name.endswith(('.p50', '.p99'))
+        for m in aggregator.metrics(name)
+    ]
+    assert gauges, 'the later scrape has new requests'
+    assert len(gauges) == len(set(gauges))
+    # per model, across engine ranks: no rank tag on an estimate
+    for _, tags in gauges:
+        assert not [t for t in tags if t.split(':')[0] in ('engine', 'tp_rank', 'pp_rank', 'dp_rank')], tags
+
+
+def test_sglang_finish_is_every_processed_request_and_success_is_not_sent(aggregator, dd_run_check):
+    payload = 'sglang_rebuilt.txt'
+    run_check(aggregator, dd_run_check, [(FIXTURES / 'nim2' / payload).read_bytes()])
+    total = sum(sample_values(payload, 'sglang:num_requests', 'sglang:num_requests_total'))
+    assert sum(m.value for m in aggregator.metrics('nvidia_nim.request.finish.count')) == total
+    assert not aggregator.metrics('nvidia_nim.request.success.count')
+    assert not aggregator.metrics('nvidia_nim.request.failure.count')
