@@ -169,3 +169,63 @@ def test_sglang_finish_is_every_processed_request_and_success_is_not_sent(aggreg
     assert sum(m.value for m in aggregator.metrics('nvidia_nim.request.finish.count')) == total
     assert not aggregator.metrics('nvidia_nim.request.success.count')
     assert not aggregator.metrics('nvidia_nim.request.failure.count')
+
+
+def readme_table() -> list[str]:
+    """The README's mapping table, from the maps, the label routes, the superseded pairs and
+    metadata.csv (the type column)."""
+    from datadog_checks.nvidia_nim.metrics import METRIC_MAP, SGLANG_METRIC_MAP, VLLM_METRIC_MAP
+
+    def targets(metric_map):
+        out: dict[str, list[str]] = {}
+        for family, name in metric_map.items():
+            names = (
+                submitted_names(family) if family in LABEL_ROUTES else {name if isinstance(name, str) else name['name']}
+            )
+            for n in sorted(names):
+                out.setdefault(n, []).append(family)
+        return out
+
+    def exposed(family, name):
+        counter = f'nvidia_nim.{name}.count' in METADATA and f'nvidia_nim.{name}.bucket' not in METADATA
+        return f'`{family}_total`' if counter else f'`{family}`'
+
+    def cell(families, name):
+        if not families:
+            return '–'
+        old = [f for f in families if f in SUPERSEDED]
+        shown = ', '.join(exposed(f, name) for f in families if f not in old)
+        if old:
+            shown += ' (older: ' + ', '.join(exposed(f, name) for f in old) + ')'
+        return shown
+
+    nim1 = targets({k: v for k, v in METRIC_MAP.items() if not k.startswith(PROCESS_PREFIXES)})
+    vllm, sglang = targets(VLLM_METRIC_MAP), targets(SGLANG_METRIC_MAP)
+    rows = []
+    for name in sorted(set(nim1) | set(vllm) | set(sglang)):
+        if f'nvidia_nim.{name}.bucket' in METADATA:
+            shown, kind = f'{name}.*', 'histogram'
+        elif f'nvidia_nim.{name}.count' in METADATA:
+            shown, kind = f'{name}.count', 'count'
+        else:
+            shown, kind = name, 'gauge'
+        cells = [cell(m.get(name, []), name) for m in (nim1, vllm, sglang)]
+        rows.append(f'| {" | ".join(cells)} | `{shown}` | {kind} |')
+    return rows
+
+
+def test_readme_table_agrees_with_the_maps_and_metadata():
+    from common import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / 'README.md').read_text()
+    header = '| NIM 1.x | vLLM V1 | SGLang | `nvidia_nim.` | type |\n| --- | --- | --- | --- | --- |\n'
+    assert header in readme
+    table = readme.split(header, 1)[1].split('\n\n', 1)[0].splitlines()
+    assert table[-1].startswith('| `process_*`')
+    assert table[:-1] == readme_table()
+    # every name of the table has its metadata.csv rows
+    for row in table[:-1]:
+        name = row.split('| `')[-1].split('`')[0]
+        base = name[:-2] if name.endswith('.*') else name
+        parts = ('.bucket', '.count', '.sum') if name.endswith('.*') else ('',)
+        assert all(f'nvidia_nim.{base}{p}' in METADATA for p in parts), name
