@@ -53,7 +53,7 @@ def submitted_names(name: str) -> set[str]:
     """The Datadog names (before the histogram/counter suffix) of what a map entry sends."""
     routes = LABEL_ROUTES.get(name)
     if routes:
-        return {target for target, _, _ in routes['targets']}
+        return {target[0] for target in routes['targets']}
     return {NIM2_METRIC_MAP[name]}
 
 
@@ -229,3 +229,38 @@ def test_readme_table_agrees_with_the_maps_and_metadata():
         base = name[:-2] if name.endswith('.*') else name
         parts = ('.bucket', '.count', '.sum') if name.endswith('.*') else ('',)
         assert all(f'nvidia_nim.{base}{p}' in METADATA for p in parts), name
+
+
+SGLANG_PRIORITIES = b"""# TYPE sglang:num_queue_reqs gauge
+sglang:num_queue_reqs{model_name="m",priority="",tp_rank="0"} 7.0
+sglang:num_queue_reqs{model_name="m",priority="0",tp_rank="0"} 3.0
+sglang:num_queue_reqs{model_name="m",priority="1",tp_rank="0"} 4.0
+# TYPE sglang:num_running_reqs gauge
+sglang:num_running_reqs{model_name="m",tp_rank="0"} 2.0
+"""
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_sglang_priority_total_and_children_never_double_count(aggregator, dd_run_check, native):
+    """With priority scheduling, SGLang's total (`priority=""`) keeps the 1.x name without a
+    `priority` tag; the children go to `.by_priority`: each name sums to the queue length."""
+    from datadog_checks.nvidia_nim.fallback import NvidiaNIMCheck as FallbackCheck
+
+    with PayloadServer(SGLANG_PRIORITIES) as server:
+        endpoint = server.base_url + '/v1/metrics'
+        cls = NvidiaNIMCheck if native else FallbackCheck
+        dd_run_check(cls('nvidia_nim', {}, [{'openmetrics_endpoint': endpoint}]))
+    statics = [f'endpoint:{endpoint}']
+    aggregator.assert_metric(
+        'nvidia_nim.num_requests.waiting', 7.0, tags=['model_name:m', 'tp_rank:0', *statics], count=1
+    )
+    children = {
+        next(t for t in m.tags if t.startswith('priority:')): m.value
+        for m in aggregator.metrics('nvidia_nim.num_requests.waiting.by_priority')
+    }
+    assert children == {'priority:0': 3.0, 'priority:1': 4.0}
+    assert sum(children.values()) == sum(m.value for m in aggregator.metrics('nvidia_nim.num_requests.waiting'))
+    # without priority scheduling (no label), the gauge is as before, and no child is sent
+    aggregator.assert_metric('nvidia_nim.num_requests.running', 2.0, tags=['model_name:m', 'tp_rank:0', *statics])
+    assert not aggregator.metrics('nvidia_nim.num_requests.running.by_priority')
+    aggregator.assert_metrics_using_metadata(METADATA, check_submission_type=True)

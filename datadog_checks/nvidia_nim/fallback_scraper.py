@@ -10,6 +10,14 @@ from .config import normalize_metric_config
 from .routes import has_sample_line, matches, routes_for, superseded_for
 
 
+def without(tags: list[str], tag: str) -> list[str]:
+    """`tags` without the first occurrence of `tag`."""
+    if tag not in tags:
+        return tags
+    i = tags.index(tag)
+    return tags[:i] + tags[i + 1 :]
+
+
 class Nim2Scraper(OpenMetricsScraper):
     def __init__(self, check, config):
         super().__init__(check, config)
@@ -26,16 +34,18 @@ class Nim2Scraper(OpenMetricsScraper):
 
     def _routed(self, label, targets):
         compiled = [
-            (match, values, self.metric_transformer.compile_transformer({'name': name, 'type': 'native'})[1])
-            for name, match, values in targets
+            (match, values, keep, self.metric_transformer.compile_transformer({'name': name, 'type': 'native'})[1])
+            for name, match, values, keep in targets
         ]
+        tag_name = self.rename_labels.get(label, label) if isinstance(self.rename_labels, dict) else label
 
         def routed(metric, sample_data, runtime_data):
             for sample, tags, hostname in sample_data:
                 value = sample.labels.get(label, '')
-                for match, values, transformer in compiled:
+                for match, values, keep, transformer in compiled:
                     if matches(match, values, value):
-                        transformer(metric, [(sample, tags, hostname)], runtime_data)
+                        sent = tags if keep else without(tags, f'{tag_name}:{value}')
+                        transformer(metric, [(sample, sent, hostname)], runtime_data)
 
         return routed
 

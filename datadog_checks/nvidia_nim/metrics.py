@@ -146,18 +146,33 @@ NIM2_METRIC_MAP = {**VLLM_METRIC_MAP, **SGLANG_METRIC_MAP}
 
 # One family, several Datadog names by a label's value. Applied to the map entry of the family
 # when its Datadog name is `name` (so a user's own entry for the family is left alone). Each
-# target: (Datadog name, 'any' | 'in' | 'not_in', label values); a sample goes to every target
-# that matches, an absent label matching as ''.
+# target: (Datadog name, 'any' | 'in' | 'not_in', label values, keep the label as a tag); a sample
+# goes to every target that matches, an absent label matching as ''.
 FINISHED_OK = ['stop', 'length']
 LABEL_ROUTES = {
+    # vLLM V1 counts every finished request here: the NIM 1.x success, failure and finish
     'vllm:request_success': {
         'name': 'request.finish',
         'label': 'finished_reason',
         'targets': [
-            ('request.success', 'in', FINISHED_OK),
-            ('request.failure', 'not_in', FINISHED_OK),
-            ('request.finish', 'any', []),
+            ('request.success', 'in', FINISHED_OK, True),
+            ('request.failure', 'not_in', FINISHED_OK, True),
+            ('request.finish', 'any', [], True),
         ],
+    },
+    # SGLang with priority scheduling: a total (`priority=""`, sent without the tag, as without
+    # priority scheduling) and one child per priority (`.by_priority`, tagged): summing one name
+    # across its tags never counts a request twice
+    **{
+        family: {
+            'name': name,
+            'label': 'priority',
+            'targets': [(name, 'in', [''], False), (f'{name}.by_priority', 'not_in', [''], True)],
+        }
+        for family, name in (
+            ('sglang:num_running_reqs', 'num_requests.running'),
+            ('sglang:num_queue_reqs', 'num_requests.waiting'),
+        )
     },
 }
 

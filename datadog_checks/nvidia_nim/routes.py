@@ -10,7 +10,7 @@ from typing import Any
 
 from .metrics import LABEL_ROUTES, SUPERSEDED
 
-Target = tuple[str, str, list[str]]
+Target = tuple[str, str, list[str], bool]
 ROUTE_MATCHES = ('any', 'in', 'not_in')
 SAMPLE_SUFFIXES = ('_total', '_bucket', '_count', '_sum', '_gcount', '_gsum')
 
@@ -22,8 +22,8 @@ def routes_for(names: Mapping[str, str]) -> dict[str, tuple[str, list[Target]]]:
     for family, route in LABEL_ROUTES.items():
         if names.get(family) != route['name']:
             continue
-        targets = [(name, match, list(values)) for name, match, values in route['targets']]
-        if any(match not in ROUTE_MATCHES for _, match, _ in targets):
+        targets = [(name, match, list(values), bool(keep)) for name, match, values, keep in route['targets']]
+        if any(match not in ROUTE_MATCHES for _, match, _, _ in targets):
             raise ValueError(f'label route of `{family}`: a match must be one of {ROUTE_MATCHES}')
         routes[family] = (route['label'], targets)
     return routes

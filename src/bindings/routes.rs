@@ -9,11 +9,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::transform::route::{LabelRoute, RouteMatch};
+use crate::transform::route::{LabelRoute, RouteMatch, RouteTarget};
 use crate::transform::supersede::Superseded;
 
-/// One target as Python gives it: `(Datadog name, "any" | "in" | "not_in", values)`.
-type TargetTuple = (String, String, Vec<String>);
+/// One target as Python gives it: `(Datadog name, "any" | "in" | "not_in", values, keep label)`.
+type TargetTuple = (String, String, Vec<String>, bool);
 
 /// `options["label_routes"]`: `{transformer id: (label, [target, ...])}`.
 pub(super) fn label_routes(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32, Arc<LabelRoute>>> {
@@ -24,7 +24,7 @@ pub(super) fn label_routes(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32,
     let mut routes = HashMap::with_capacity(raw.len());
     for (id, (label, targets)) in raw {
         let mut converted = Vec::with_capacity(targets.len());
-        for (name, mode, values) in targets {
+        for (name, mode, values, keep_label) in targets {
             let matcher = match mode.as_str() {
                 "any" => RouteMatch::Any,
                 "in" => RouteMatch::In(values),
@@ -35,7 +35,11 @@ pub(super) fn label_routes(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32,
                     )))
                 }
             };
-            converted.push((name, matcher));
+            converted.push(RouteTarget {
+                name: Arc::from(name),
+                matcher,
+                keep_label,
+            });
         }
         routes.insert(id, Arc::new(LabelRoute::new(label, converted)));
     }

@@ -29,7 +29,7 @@ use crate::model::{Family, MetricType, Sample};
 use config::{ScraperConfig, TransformKind, Transformer};
 use emit::{emit_other, Names};
 use prepare::{overflow_error, prepare, Prepared};
-use record::{MetricRecord, Record, TagList};
+use record::{MetricRecord, Record};
 use series::{Emission, SeriesCache, ValueOp};
 use share::LabelSharing;
 use tags::NumberCache;
@@ -246,21 +246,7 @@ impl FamilyTransformer {
                 emit_other(transformer, names, p, out)?;
                 return Ok(());
             };
-            let tags = Arc::new(TagList {
-                labels: p.tags,
-                with_static: true,
-                suffix: None,
-            });
-            let hostname: Arc<str> = Arc::from(p.hostname);
-            let emissions: Vec<Emission> = planned
-                .into_iter()
-                .map(|(method, name)| Emission {
-                    method,
-                    name,
-                    tags: tags.clone(),
-                    hostname: hostname.clone(),
-                })
-                .collect();
+            let emissions = route_plan::emissions(planned, p.tags, p.hostname);
             let value = op.apply(value, now);
             let first_slot = scope.and_then(|scope| {
                 let (name, labels) = (&sample.name, sample.label_text);

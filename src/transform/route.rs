@@ -6,7 +6,8 @@
 //! goes to every target whose match holds, each time through the entry's own per-type transformer
 //! (a counter sample becomes one `monotonic_count` per target, with the same value, tags,
 //! hostname and `flush_first_value` as any counter), and a sample no target matches is not sent.
-//! An absent label matches as the empty value. The label stays a tag.
+//! An absent label matches as the empty value. The label stays a tag, unless the target drops it
+//! (SGLang's priority gauges: the total, `priority=""`, goes out without a `priority` tag).
 //!
 //! The metric map sets them (`label_routes` in `datadog_checks/nvidia_nim/metrics.py`): vLLM V1's
 //! `vllm:request_success_total{finished_reason}` counts every finished request; the NIM 1.x
@@ -34,20 +35,25 @@ impl RouteMatch {
     }
 }
 
+/// One target of a route: a Datadog name, the values that select it, and whether the sample keeps
+/// the route's label as a tag there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouteTarget {
+    pub name: Arc<str>,
+    pub matcher: RouteMatch,
+    pub keep_label: bool,
+}
+
 /// The routes of one metric-map entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelRoute {
     pub label: String,
-    pub targets: Vec<(RouteMatch, Arc<str>)>,
+    pub targets: Vec<RouteTarget>,
 }
 
 impl LabelRoute {
-    /// A route on `label` to `(Datadog name, match)` targets, in submission order.
-    pub fn new(label: String, targets: Vec<(String, RouteMatch)>) -> Self {
-        let targets = targets
-            .into_iter()
-            .map(|(name, matcher)| (matcher, Arc::from(name)))
-            .collect();
+    /// A route on `label` to its targets, in submission order.
+    pub fn new(label: String, targets: Vec<RouteTarget>) -> Self {
         LabelRoute { label, targets }
     }
 
@@ -55,8 +61,8 @@ impl LabelRoute {
     pub fn selected<'r>(&'r self, value: &'r str) -> impl Iterator<Item = &'r str> + 'r {
         self.targets
             .iter()
-            .filter(move |(m, _)| m.matches(value))
-            .map(|(_, name)| &**name)
+            .filter(move |t| t.matcher.matches(value))
+            .map(|t| &*t.name)
     }
 }
 
@@ -66,12 +72,17 @@ mod tests {
 
     fn finished() -> LabelRoute {
         let ok = vec!["stop".to_string(), "length".to_string()];
+        let target = |name: &str, matcher| RouteTarget {
+            name: Arc::from(name),
+            matcher,
+            keep_label: true,
+        };
         LabelRoute::new(
             "finished_reason".into(),
             vec![
-                ("request.success".into(), RouteMatch::In(ok.clone())),
-                ("request.failure".into(), RouteMatch::NotIn(ok)),
-                ("request.finish".into(), RouteMatch::Any),
+                target("request.success", RouteMatch::In(ok.clone())),
+                target("request.failure", RouteMatch::NotIn(ok)),
+                target("request.finish", RouteMatch::Any),
             ],
         )
     }

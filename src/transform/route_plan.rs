@@ -9,41 +9,104 @@ use crate::error::ScrapeResult;
 use super::config::{ScraperConfig, Transformer};
 use super::emit::{plan, Names};
 use super::prepare::Prepared;
-use super::record::Method;
-use super::series::ValueOp;
+use super::record::{Method, TagList};
+use super::series::{Emission, ValueOp};
+
+/// One metric a prepared sample emits: method, Datadog name, and the tag of the route's label
+/// when that target sends the sample without it.
+pub(crate) struct Planned {
+    pub method: Method,
+    pub name: Arc<str>,
+    pub drop_tag: Option<Arc<str>>,
+}
 
 /// What a prepared sample emits: the entry's per-type plan, once per selected target when the
 /// entry has a route (`config.routes`), else once under its own name.
-#[allow(clippy::type_complexity)]
 pub(crate) fn plan_routed(
     config: &ScraperConfig,
     transformer: &Transformer,
     names: &Names,
     family_name: &str,
     p: &Prepared<'_, '_>,
-) -> ScrapeResult<Option<(ValueOp, Vec<(Method, Arc<str>)>)>> {
-    let owned = |planned: Vec<(Method, &Arc<str>)>| -> Vec<(Method, Arc<str>)> {
-        planned.into_iter().map(|(m, n)| (m, n.clone())).collect()
-    };
+) -> ScrapeResult<Option<(ValueOp, Vec<Planned>)>> {
+    fn owned(planned: Vec<(Method, &Arc<str>)>, drop_tag: &Option<Arc<str>>) -> Vec<Planned> {
+        planned
+            .into_iter()
+            .map(|(method, name)| Planned {
+                method,
+                name: name.clone(),
+                drop_tag: drop_tag.clone(),
+            })
+            .collect()
+    }
     let Some(route) = config.routes.get(&transformer.id) else {
         return Ok(plan(config, transformer, names, family_name, p)?
-            .map(|(op, planned)| (op, owned(planned))));
+            .map(|(op, planned)| (op, owned(planned, &None))));
     };
     let value = p.sample.labels.get(&route.label).unwrap_or("");
+    // the tag the route's label became (after `rename_labels`), for the targets that drop it
+    let label_tag: Option<Arc<str>> = Some(Arc::from(format!(
+        "{}:{value}",
+        config
+            .rename_labels
+            .get(&route.label)
+            .map_or(route.label.as_str(), String::as_str)
+    )));
     let mut op = ValueOp::Same;
     let mut all = Vec::new();
-    for (matcher, target) in &route.targets {
-        if !matcher.matches(value) {
+    for target in &route.targets {
+        if !target.matcher.matches(value) {
             continue;
         }
-        let target = Names::new(target);
-        match plan(config, transformer, &target, family_name, p)? {
-            Some((target_op, planned)) => {
-                op = target_op;
-                all.extend(owned(planned));
-            }
-            None => return Ok(None),
-        }
+        let names = Names::new(&target.name);
+        let Some((target_op, planned)) = plan(config, transformer, &names, family_name, p)? else {
+            return Ok(None);
+        };
+        op = target_op;
+        let drop_tag = if target.keep_label { &None } else { &label_tag };
+        all.extend(owned(planned, drop_tag));
     }
     Ok(Some((op, all)))
+}
+
+/// The emissions of a sample's planned metrics, with its label tags (all of them, or without the
+/// route label's tag where a target drops it) and hostname.
+pub(crate) fn emissions(
+    planned: Vec<Planned>,
+    tags: Vec<String>,
+    hostname: String,
+) -> Vec<Emission> {
+    let without = |drop: &str| {
+        let mut labels = tags.clone();
+        if let Some(i) = labels.iter().position(|t| t == drop) {
+            labels.remove(i);
+        }
+        Arc::new(TagList {
+            labels,
+            with_static: true,
+            suffix: None,
+        })
+    };
+    let stripped = planned
+        .iter()
+        .find_map(|p| p.drop_tag.as_deref())
+        .map(without);
+    let full = Arc::new(TagList {
+        labels: tags,
+        with_static: true,
+        suffix: None,
+    });
+    let hostname: Arc<str> = Arc::from(hostname);
+    planned
+        .into_iter()
+        .map(|p| Emission {
+            method: p.method,
+            name: p.name,
+            tags: match (&p.drop_tag, &stripped) {
+                (Some(_), Some(stripped)) => stripped.clone(),
+                _ => full.clone(),
+            },
+            hostname: hostname.clone(),
+        })
+        .collect()
 }
