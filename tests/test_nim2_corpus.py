@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from datadog_checks.dev.utils import get_metadata_metrics
 from datadog_checks.nvidia_nim import NvidiaNIMCheck
-from datadog_checks.nvidia_nim.metrics import LABEL_ROUTES, NIM2_METRIC_MAP, SUPERSEDED
+from datadog_checks.nvidia_nim.metrics import INFO_GAUGES, LABEL_ROUTES, NIM2_METRIC_MAP, SUPERSEDED
 
 METADATA = get_metadata_metrics()
 CORPUS = sorted(p.name for p in (FIXTURES / 'nim2').glob('*.txt'))
@@ -51,6 +51,8 @@ def run_check(aggregator, dd_run_check, bodies: list[bytes], **options):
 
 def submitted_names(name: str) -> set[str]:
     """The Datadog names (before the histogram/counter suffix) of what a map entry sends."""
+    if name in INFO_GAUGES:
+        return {gauge[0] for gauge in INFO_GAUGES[name]['gauges']}
     routes = LABEL_ROUTES.get(name)
     if routes:
         return {target[0] for target in routes['targets']}
@@ -100,21 +102,36 @@ def by_reason(aggregator, name: str) -> dict[str, float]:
     return out
 
 
-def test_vllm_finished_requests_keep_the_nim1_meanings(aggregator, dd_run_check):
-    payload = 'vllm_v1_rebuilt.txt'
-    run_check(aggregator, dd_run_check, [(FIXTURES / 'nim2' / payload).read_bytes()])
-    counts = {
-        s.labels['finished_reason']: s.value
-        for s in families(payload)['vllm:request_success'].samples
-        if s.name.endswith('_total')
-    }
-    assert set(counts) == {'stop', 'length', 'abort', 'error'}
-    assert by_reason(aggregator, 'nvidia_nim.request.success.count') == {r: counts[r] for r in ('stop', 'length')}
-    assert by_reason(aggregator, 'nvidia_nim.request.failure.count') == {r: counts[r] for r in ('abort', 'error')}
-    assert by_reason(aggregator, 'nvidia_nim.request.finish.count') == counts
-    for name in ('success', 'failure', 'finish'):
-        for m in aggregator.metrics(f'nvidia_nim.request.{name}.count'):
-            assert m.type == aggregator.MONOTONIC_COUNT and m.flush_first_value is False
+@pytest.mark.parametrize(
+    'options',
+    [{}, {'max_returned_metrics': 1_000_000}],
+    ids=['direct-submission', 'record-path'],
+)
+def test_vllm_finished_requests_keep_the_nim1_meanings(aggregator, dd_run_check, options):
+    """Over two runs, through the direct submission and (with a metric limiter) the record path:
+    counters as monotonic counts, `flush_first_value` false on the first run only."""
+    payloads = ['vllm_v1_rebuilt.txt', 'vllm_v1_rebuilt_next.txt']
+    with PayloadServer() as server:
+        endpoint = server.base_url + '/v1/metrics'
+        check = NvidiaNIMCheck('nvidia_nim', {}, [{'openmetrics_endpoint': endpoint, **options}])
+        for run, payload in enumerate(payloads):
+            server.body = (FIXTURES / 'nim2' / payload).read_bytes()
+            aggregator.reset()
+            dd_run_check(check)
+            counts = {
+                s.labels['finished_reason']: s.value
+                for s in families(payload)['vllm:request_success'].samples
+                if s.name.endswith('_total')
+            }
+            assert set(counts) == {'stop', 'length', 'abort', 'error'}
+            success = by_reason(aggregator, 'nvidia_nim.request.success.count')
+            assert success == {r: counts[r] for r in ('stop', 'length')}
+            failure = by_reason(aggregator, 'nvidia_nim.request.failure.count')
+            assert failure == {r: counts[r] for r in ('abort', 'error')}
+            assert by_reason(aggregator, 'nvidia_nim.request.finish.count') == counts
+            for name in ('success', 'failure', 'finish'):
+                for m in aggregator.metrics(f'nvidia_nim.request.{name}.count'):
+                    assert m.type == aggregator.MONOTONIC_COUNT and m.flush_first_value is (run == 1)
 
 
 def test_alias_pairs_send_the_current_family_once(aggregator, dd_run_check):
@@ -179,9 +196,8 @@ def readme_table() -> list[str]:
     def targets(metric_map):
         out: dict[str, list[str]] = {}
         for family, name in metric_map.items():
-            names = (
-                submitted_names(family) if family in LABEL_ROUTES else {name if isinstance(name, str) else name['name']}
-            )
+            special = family in LABEL_ROUTES or family in INFO_GAUGES
+            names = submitted_names(family) if special else {name if isinstance(name, str) else name['name']}
             for n in sorted(names):
                 out.setdefault(n, []).append(family)
         return out
@@ -263,4 +279,30 @@ def test_sglang_priority_total_and_children_never_double_count(aggregator, dd_ru
     # without priority scheduling (no label), the gauge is as before, and no child is sent
     aggregator.assert_metric('nvidia_nim.num_requests.running', 2.0, tags=['model_name:m', 'tp_rank:0', *statics])
     assert not aggregator.metrics('nvidia_nim.num_requests.running.by_priority')
+    aggregator.assert_metrics_using_metadata(METADATA, check_submission_type=True)
+
+
+VLLM_LORA = b"""# TYPE vllm:lora_requests_info gauge
+vllm:lora_requests_info{max_lora="4",running_lora_adapters="",waiting_lora_adapters=""} 1.7e+09
+vllm:lora_requests_info{max_lora="4",running_lora_adapters="sql,chat",waiting_lora_adapters="code"} 1.700000020e+09
+vllm:lora_requests_info{max_lora="4",running_lora_adapters="sql",waiting_lora_adapters=""} 1.700000010e+09
+"""
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_vllm_lora_info_becomes_adapter_gauges(aggregator, dd_run_check, native):
+    """vLLM keeps every label set `lora_requests_info` ever had, each set to the time of its last
+    update: the latest one (the second line, highest value) has 2 running adapters (sql, chat), 1
+    waiting (code), and max_lora 4. The timestamp itself is never sent."""
+    from datadog_checks.nvidia_nim.fallback import NvidiaNIMCheck as FallbackCheck
+
+    with PayloadServer(VLLM_LORA) as server:
+        endpoint = server.base_url + '/v1/metrics'
+        cls = NvidiaNIMCheck if native else FallbackCheck
+        dd_run_check(cls('nvidia_nim', {}, [{'openmetrics_endpoint': endpoint}]))
+    tags = [f'endpoint:{endpoint}']
+    aggregator.assert_metric('nvidia_nim.lora.running_adapters', 2.0, tags=tags, count=1, metric_type=0)
+    aggregator.assert_metric('nvidia_nim.lora.waiting_adapters', 1.0, tags=tags, count=1, metric_type=0)
+    aggregator.assert_metric('nvidia_nim.lora.max_adapters', 4.0, tags=tags, count=1, metric_type=0)
+    assert not aggregator.metrics('nvidia_nim.lora_requests_info')
     aggregator.assert_metrics_using_metadata(METADATA, check_submission_type=True)

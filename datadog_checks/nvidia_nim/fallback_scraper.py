@@ -1,5 +1,5 @@
 """The fallback check's scraper: datadog-checks-base's OpenMetrics V2 scraper with the metric map's
-label routes and superseded families (`routes.py`) applied as the Rust core applies them, so the
+label routes, superseded families and info gauges (`routes.py`) applied as the Rust core applies them, so the
 fallback sends on a NIM 2.x what the native check sends."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from datadog_checks.base.checks.openmetrics.v2.scraper import OpenMetricsScraper
 
 from .config import normalize_metric_config
-from .routes import has_sample_line, matches, routes_for, superseded_for
+from .routes import has_sample_line, info_gauges_for, info_value, matches, routes_for, superseded_for
 
 
 def without(tags: list[str], tag: str) -> list[str]:
@@ -25,6 +25,9 @@ class Nim2Scraper(OpenMetricsScraper):
         for family, (label, targets) in routes_for(names).items():
             if family in self.metric_transformer.transformer_data:
                 self.metric_transformer.transformer_data[family] = ('native', self._routed(label, targets))
+        for family, gauges in info_gauges_for(names).items():
+            if family in self.metric_transformer.transformer_data:
+                self.metric_transformer.transformer_data[family] = ('native', self._info(gauges))
         self._superseded = dict(superseded_for(names, self._is_excluded))
         self._dropped: set[str] = set()
 
@@ -37,7 +40,7 @@ class Nim2Scraper(OpenMetricsScraper):
             (match, values, keep, self.metric_transformer.compile_transformer({'name': name, 'type': 'native'})[1])
             for name, match, values, keep in targets
         ]
-        tag_name = self.rename_labels.get(label, label) if isinstance(self.rename_labels, dict) else label
+        tag_name = self._tag_name(label)
 
         def routed(metric, sample_data, runtime_data):
             for sample, tags, hostname in sample_data:
@@ -48,6 +51,30 @@ class Nim2Scraper(OpenMetricsScraper):
                         transformer(metric, [(sample, sent, hostname)], runtime_data)
 
         return routed
+
+    def _tag_name(self, label: str) -> str:
+        return self.rename_labels.get(label, label) if isinstance(self.rename_labels, dict) else label
+
+    def _info(self, gauges):
+        used = {label for _, _, label in gauges}
+
+        def info(metric, sample_data, runtime_data):
+            latest = None
+            for sample, tags, hostname in sample_data:
+                if sample.name == metric.name and (latest is None or sample.value > latest[0].value):
+                    latest = (sample, tags, hostname)
+            if latest is None:
+                return
+            sample, tags, hostname = latest
+            for label in used:
+                if label in sample.labels:
+                    tags = without(tags, f'{self._tag_name(label)}:{sample.labels[label]}')
+            for name, how, label in gauges:
+                value = info_value(how, sample.labels.get(label, ''))
+                if value is not None:
+                    self.check.gauge(name, value, tags=tags, hostname=hostname)
+
+        return info
 
     def stream_connection_lines(self):
         lines = list(super().stream_connection_lines())

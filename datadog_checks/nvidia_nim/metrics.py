@@ -10,10 +10,10 @@ Counter families are named without `_total` (the parsers strip it), histogram fa
 their exposed name (`vllm:iteration_tokens_total` is a histogram). Every entry is `native`: the
 submission follows the exposed type, as in the stock map.
 
-Two specs go with the maps (`routes.py` hands them to the core): `LABEL_ROUTES` sends one
+Three specs go with the maps (`routes.py` hands them to the core): `LABEL_ROUTES` sends one
 family's samples under several Datadog names by a label's value, so that a 1.x name keeps its
 1.x meaning; `SUPERSEDED` names the families an engine renamed, of which only the current one is
-sent when a scrape has both.
+sent when a scrape has both; `INFO_GAUGES` turns an info family's label values into gauges.
 """
 
 METRIC_MAP = {
@@ -102,6 +102,8 @@ VLLM_METRIC_MAP = {
     'vllm:spec_decode_num_accepted_tokens_per_pos': 'spec_decode.num_accepted_tokens_per_pos',
     # value 1, the engine's cache configuration as tags (`block_size`, `num_gpu_blocks`, ...)
     'vllm:cache_config_info': 'cache_config_info',
+    # the LoRA adapters in use: sent as the gauges of `INFO_GAUGES`
+    'vllm:lora_requests_info': 'lora_requests_info',
 }
 
 # NIM 2.x with the SGLang engine. Labels: `model_name` and the engine's own (`engine_type`,
@@ -173,6 +175,21 @@ LABEL_ROUTES = {
             ('sglang:num_running_reqs', 'num_requests.running'),
             ('sglang:num_queue_reqs', 'num_requests.waiting'),
         )
+    },
+}
+
+# Info families sent as gauges computed from label values of their latest sample (the highest
+# value: vLLM sets `lora_requests_info` to the time of its last update, and keeps every label set
+# it ever had). Applied to the map entry of the family when its Datadog name is `name`. Each gauge:
+# (Datadog name, 'count' of comma-separated items | 'number', label); the other labels are tags.
+INFO_GAUGES = {
+    'vllm:lora_requests_info': {
+        'name': 'lora_requests_info',
+        'gauges': [
+            ('lora.running_adapters', 'count', 'running_lora_adapters'),
+            ('lora.waiting_adapters', 'count', 'waiting_lora_adapters'),
+            ('lora.max_adapters', 'number', 'max_lora'),
+        ],
     },
 }
 

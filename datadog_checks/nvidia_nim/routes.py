@@ -1,14 +1,15 @@
-"""The metric map's label routes and superseded families (`metrics.py`) as the Rust core takes them
+"""The metric map's label routes, superseded families and info gauges (`metrics.py`) as the Rust core takes them
 (`src/transform/route.rs`, `src/transform/supersede.rs`), and their Python twin for the fallback
 check, which runs datadog-checks-base's own scraper."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .metrics import LABEL_ROUTES, SUPERSEDED
+from .metrics import INFO_GAUGES, LABEL_ROUTES, SUPERSEDED
 
 Target = tuple[str, str, list[str], bool]
 ROUTE_MATCHES = ('any', 'in', 'not_in')
@@ -39,6 +40,29 @@ def superseded_for(names: Mapping[str, str], excluded) -> list[tuple[str, str]]:
     ]
 
 
+def info_gauges_for(names: Mapping[str, str]) -> dict[str, list[tuple[str, str, str]]]:
+    """Family → gauges for the info families whose map entry has the spec's own name."""
+    out = {}
+    for family, spec in INFO_GAUGES.items():
+        if names.get(family) == spec['name']:
+            gauges = [tuple(g) for g in spec['gauges']]
+            if any(how not in ('count', 'number') for _, how, _ in gauges):
+                raise ValueError(f'info gauges of `{family}`: a value must be `count` or `number`')
+            out[family] = gauges
+    return out
+
+
+def info_value(how: str, label_value: str) -> float | None:
+    """A gauge's value from its label's value, as the core computes it."""
+    if how == 'count':
+        return float(len([item for item in label_value.split(',') if item.strip()]))
+    try:
+        value = float(label_value)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def core_route_options(resolver) -> dict[str, Any]:
     """The core options of both specs, from a `config.MetricResolver`."""
     names = {key: spec.name for key, spec in resolver.exact.items()}
@@ -46,6 +70,7 @@ def core_route_options(resolver) -> dict[str, Any]:
     return {
         'label_routes': {resolver.exact[family].id: route for family, route in routes.items()},
         'superseded': superseded_for(names, resolver.is_excluded),
+        'info_gauges': {resolver.exact[family].id: gauges for family, gauges in info_gauges_for(names).items()},
     }
 
 

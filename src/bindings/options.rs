@@ -100,6 +100,7 @@ pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperCon
     Ok(ScraperConfig {
         routes: super::routes::label_routes(options)?,
         superseded: super::routes::superseded(options)?,
+        info_gauges: super::routes::info_gauges(options)?,
         percentiles: percentile_config(options)?,
         share,
         raw_metric_prefix: get_str(options, "raw_metric_prefix")?,

@@ -9,6 +9,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::transform::info::{InfoGauges, InfoValue};
 use crate::transform::route::{LabelRoute, RouteMatch, RouteTarget};
 use crate::transform::supersede::Superseded;
 
@@ -53,4 +54,30 @@ pub(super) fn superseded(options: &Bound<'_, PyDict>) -> PyResult<Superseded> {
     };
     let pairs: Vec<(String, String)> = value.extract()?;
     Ok(Superseded::new(pairs))
+}
+
+/// `options["info_gauges"]`: `{transformer id: [(Datadog name, "count" | "number", label), ...]}`.
+pub(super) fn info_gauges(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32, Arc<InfoGauges>>> {
+    let Some(value) = options.get_item("info_gauges")?.filter(|v| !v.is_none()) else {
+        return Ok(HashMap::new());
+    };
+    let raw: HashMap<u32, Vec<(String, String, String)>> = value.extract()?;
+    let mut out = HashMap::with_capacity(raw.len());
+    for (id, gauges) in raw {
+        let mut converted = Vec::with_capacity(gauges.len());
+        for (name, how, label) in gauges {
+            let how = match how.as_str() {
+                "count" => InfoValue::Count,
+                "number" => InfoValue::Number,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "unknown info gauge value `{other}`"
+                    )))
+                }
+            };
+            converted.push((Arc::from(name), how, label));
+        }
+        out.insert(id, Arc::new(InfoGauges { gauges: converted }));
+    }
+    Ok(out)
 }

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
+use super::info::InfoGauges;
 use super::route::LabelRoute;
 use super::share::ShareConfig;
 use super::supersede::Superseded;
@@ -118,6 +119,8 @@ pub struct ScraperConfig {
     pub routes: HashMap<u32, Arc<LabelRoute>>,
     /// Old families dropped when their current family is in the body (`supersede`).
     pub superseded: Superseded,
+    /// Info families sent as gauges, by transformer id (`info`).
+    pub info_gauges: HashMap<u32, Arc<InfoGauges>>,
 }
 
 impl ScraperConfig {

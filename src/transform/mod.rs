@@ -4,12 +4,15 @@
 //! The layers, each using only the ones before it: `config` (the options, with `share`'s), `record`
 //! (what comes out), `tags` and `prepare` (the per-sample pipeline), `series` (the cache of what
 //! each series emits), `emit` and `histogram` (the per-type transformers), `route` and
-//! `route_plan` (label routes), `supersede` (renamed families), then the
+//! `route_plan` (label routes), `supersede` (renamed families), `info` and `info_emit` (info
+//! families as gauges), then the
 //! `FamilyTransformer` here, which runs a family through them.
 
 pub mod config;
 pub(crate) mod emit;
 pub(crate) mod histogram;
+pub mod info;
+pub(crate) mod info_emit;
 pub(crate) mod prepare;
 pub mod record;
 pub mod route;
@@ -124,6 +127,10 @@ impl FamilyTransformer {
                 sample.ensure_labels();
                 self.sharing.populate(&mut sample.labels);
             }
+        }
+        if let Some(spec) = config.info_gauges.get(&transformer.id) {
+            self.processed += 1;
+            return info_emit::emit_info(config, spec, family, &mut self.numbers, out);
         }
         let names = Self::names(&mut self.names, &transformer.name);
         let names = names.as_ref();
