@@ -79,7 +79,9 @@ class Nim2Scraper(OpenMetricsScraper):
     def stream_connection_lines(self):
         lines = list(super().stream_connection_lines())
         prefix = self.raw_metric_prefix or ''
-        self._dropped = {old for old, current in self._superseded.items() if has_sample_line(lines, prefix + current)}
+        # the lines `raw_line_filters` keeps, as the core sees them
+        kept = lines if self.raw_line_filter is None else [ln for ln in lines if not self.raw_line_filter.search(ln)]
+        self._dropped = {old for old, current in self._superseded.items() if has_sample_line(kept, prefix + current)}
         yield from lines
 
     def parse_metrics(self):
