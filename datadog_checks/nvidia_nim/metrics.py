@@ -134,14 +134,14 @@ SGLANG_METRIC_MAP = {
     'sglang:gen_throughput': 'generation_throughput',
     'sglang:num_used_tokens': 'kv_cache.used_tokens',
     'sglang:max_total_num_tokens': 'kv_cache.max_tokens',
-    'sglang:num_retracted_reqs': 'num_requests.retracted',
-    'sglang:num_paused_reqs': 'num_requests.paused',
-    'sglang:utilization': 'utilization',
+    'sglang:num_retracted_reqs': 'requests.retracted',
+    'sglang:num_paused_reqs': 'requests.paused',
+    'sglang:utilization': 'scheduler.utilization',
     'sglang:spec_accept_length': 'spec_decode.accept_length',
     'sglang:spec_accept_rate': 'spec_decode.accept_rate',
-    'sglang:engine_startup_time': 'engine.startup_time',
-    'sglang:engine_load_weights_time': 'engine.load_weights_time',
-    'sglang:http_requests_active': 'http_requests.active',
+    'sglang:engine_startup_time': 'startup.seconds',
+    'sglang:engine_load_weights_time': 'weight_load.seconds',
+    'sglang:http_requests_active': 'http.requests.active',
 }
 
 NIM2_METRIC_MAP = {**VLLM_METRIC_MAP, **SGLANG_METRIC_MAP}
