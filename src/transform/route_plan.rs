@@ -110,3 +110,104 @@ pub(crate) fn emissions(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::model::{Labels, MetricType, Sample};
+    use crate::number::Num;
+    use crate::transform::config::TransformKind;
+    use crate::transform::prepare::prepare;
+    use crate::transform::route::{LabelRoute, RouteMatch, RouteTarget};
+    use crate::transform::tags::NumberCache;
+
+    fn sample(priority: Option<&'static str>) -> Sample<'static> {
+        let mut labels = Labels::new();
+        labels.set(Cow::Borrowed("model_name"), Cow::Borrowed("m"));
+        if let Some(p) = priority {
+            labels.set(Cow::Borrowed("priority"), Cow::Borrowed(p));
+        }
+        let value = Num {
+            value: 3.0,
+            is_int: false,
+            overflow: false,
+        };
+        Sample::parsed(Cow::Borrowed("q"), labels, "", value)
+    }
+
+    /// `(name, label tags)` of each emission of a gauge sample through the priority route.
+    fn emitted(config: &ScraperConfig, s: &Sample<'_>) -> Vec<(String, Vec<String>)> {
+        let transformer = Transformer {
+            kind: TransformKind::Gauge,
+            name: "num_requests.waiting".into(),
+            id: 7,
+        };
+        let names = Names::new(&transformer.name);
+        let mut numbers = NumberCache::default();
+        let p = prepare(config, MetricType::Gauge, s, &mut numbers)
+            .ok()
+            .flatten()
+            .expect("a gauge sample passes the pipeline");
+        let (_, planned) = plan_routed(config, &transformer, &names, "q", &p)
+            .ok()
+            .flatten()
+            .expect("a gauge has a plan");
+        emissions(planned, p.tags, p.hostname)
+            .into_iter()
+            .map(|e| (e.name.to_string(), e.tags.labels.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn the_total_drops_the_label_and_children_keep_it() {
+        let mut config = ScraperConfig::with_static_tags(Vec::new());
+        let target = |name: &str, matcher, keep_label| RouteTarget {
+            name: Arc::from(name),
+            matcher,
+            keep_label,
+        };
+        let empty = vec![String::new()];
+        config.routes.insert(
+            7,
+            Arc::new(LabelRoute::new(
+                "priority".into(),
+                vec![
+                    target("num_requests.waiting", RouteMatch::In(empty.clone()), false),
+                    target(
+                        "num_requests.waiting.by_priority",
+                        RouteMatch::NotIn(empty),
+                        true,
+                    ),
+                ],
+            )),
+        );
+        let total = emitted(&config, &sample(Some("")));
+        assert_eq!(
+            total,
+            [("num_requests.waiting".into(), vec!["model_name:m".into()])]
+        );
+        let child = emitted(&config, &sample(Some("2")));
+        let tags: Vec<String> = vec!["model_name:m".into(), "priority:2".into()];
+        assert_eq!(child, [("num_requests.waiting.by_priority".into(), tags)]);
+        // no label: the total, as without priority scheduling
+        let plain = emitted(&config, &sample(None));
+        assert_eq!(
+            plain,
+            [("num_requests.waiting".into(), vec!["model_name:m".into()])]
+        );
+        // a renamed label is dropped under its new name
+        config
+            .rename_labels
+            .insert("priority".into(), "prio".into());
+        let child = emitted(&config, &sample(Some("1")));
+        assert_eq!(child[0].1, ["model_name:m", "prio:1"]);
+        // without a route: the entry's own name, all tags
+        config.routes.clear();
+        config.rename_labels.remove("priority");
+        let unrouted = emitted(&config, &sample(Some("")));
+        let tags: Vec<String> = vec!["model_name:m".into(), "priority:".into()];
+        assert_eq!(unrouted, [("num_requests.waiting".into(), tags)]);
+    }
+}
