@@ -306,3 +306,26 @@ def test_vllm_lora_info_becomes_adapter_gauges(aggregator, dd_run_check, native)
     aggregator.assert_metric('nvidia_nim.lora.max_adapters', 4.0, tags=tags, count=1, metric_type=0)
     assert not aggregator.metrics('nvidia_nim.lora_requests_info')
     aggregator.assert_metrics_using_metadata(METADATA, check_submission_type=True)
+
+
+@pytest.mark.parametrize(
+    'payloads',
+    [
+        ['vllm_datadog_fixture.txt'] * 2,
+        ['vllm_v1_rebuilt.txt', 'vllm_v1_rebuilt_next.txt'],
+        ['sglang_rebuilt.txt', 'sglang_rebuilt_next.txt'],
+        ['sglang_datadog_fixture.txt', 'sglang_docs_example.txt'],
+    ],
+)
+def test_the_fallback_sends_what_the_native_check_sends(aggregator, datadog_agent, payloads):
+    """Without the Rust core, datadog-checks-base's scraper with the same specs (routes, superseded
+    families, info gauges) sends the same submissions on the real payloads."""
+    from common import PROM_CONTENT_TYPE
+    from test_differential import assert_identical, run_both
+
+    from datadog_checks.nvidia_nim.fallback import NvidiaNIMCheck as FallbackCheck
+
+    bodies = [(FIXTURES / 'nim2' / p).read_bytes() for p in payloads]
+    results = run_both(aggregator, datadog_agent, bodies, PROM_CONTENT_TYPE, checks=(NvidiaNIMCheck, FallbackCheck))
+    assert_identical(results)
+    assert results[-1][2]['metrics'], 'something was sent'

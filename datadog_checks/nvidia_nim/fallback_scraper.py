@@ -77,12 +77,30 @@ class Nim2Scraper(OpenMetricsScraper):
         return info
 
     def stream_connection_lines(self):
-        lines = list(super().stream_connection_lines())
+        """The body's lines, streamed as by the stock scraper until a line names an old family:
+        then the rest is read, and the old families whose current one has a sample line (among
+        the lines `raw_line_filters` keeps, as the core sees them) are marked to be dropped."""
+        self._dropped = set()
+        lines = super().stream_connection_lines()
+        if not self._superseded:
+            yield from lines
+            return
         prefix = self.raw_metric_prefix or ''
-        # the lines `raw_line_filters` keeps, as the core sees them
-        kept = lines if self.raw_line_filter is None else [ln for ln in lines if not self.raw_line_filter.search(ln)]
-        self._dropped = {old for old, current in self._superseded.items() if has_sample_line(kept, prefix + current)}
-        yield from lines
+        olds = [prefix + old for old in self._superseded]
+        currents = tuple(prefix + current for current in self._superseded.values())
+        seen: list[str] = []
+        for line in lines:
+            if any(old in line for old in olds):
+                rest = [line, *lines]
+                kept = [ln for ln in seen + rest if self.raw_line_filter is None or not self.raw_line_filter.search(ln)]
+                self._dropped = {
+                    old for old, current in self._superseded.items() if has_sample_line(kept, prefix + current)
+                }
+                yield from rest
+                return
+            if line.startswith(currents):
+                seen.append(line)
+            yield line
 
     def parse_metrics(self):
         for metric in super().parse_metrics():
