@@ -4,17 +4,21 @@
 //! quantile of `rate(<histogram>_bucket[...])`.
 //!
 //! * A series is one label set of a histogram family (all labels but `le`), keyed by the Datadog
-//!   name of the histogram, its tags and its hostname. Its estimates are gauges named
-//!   `<histogram name>.<suffix>` (`time_to_first_token.seconds.p99`), with exactly the tags the
-//!   histogram's own `.count` / `.sum` carry (label tags, then the instance tags and `endpoint:`).
+//!   name of the histogram and its labels. Estimates are made per group: the series that agree on
+//!   the grouping labels (`latency_percentiles_by`; by default every label but the engine-rank
+//!   ones, `RANK_LABELS`), their bucket increases summed bound by bound, so that a model served
+//!   by several engines or ranks gets one estimate. They are gauges named `<histogram
+//!   name>.<suffix>` (`time_to_first_token.seconds.p99`), with the tags a histogram `.count` with
+//!   the group's labels carries (label tags, then the instance tags and `endpoint:`). A group
+//!   whose members have different bucket layouts, or one malformed member, gets no estimate.
 //! * The first scrape of a series only records its buckets. An interval in which the `+Inf`
 //!   bucket did not grow (no request) submits nothing.
 //! * A counter reset (any bucket smaller than at the previous scrape, or a different set of
 //!   bounds) means the process restarted within the interval: the new counts are then the
 //!   interval's observations, as Prometheus's `increase()` takes them.
 //! * Families that expose the same observations under two names (vLLM's renamed histograms) map
-//!   to one Datadog name and therefore share one series: the second copy finds no change and
-//!   submits nothing, so each estimate goes out once.
+//!   to one Datadog name; the old one is not transformed, hence not observed, when the body has
+//!   the current one (`transform::supersede`), so each estimate is made once, from the family sent.
 //!
 //! Nothing here can panic on input: every index is checked, and malformed samples (no `le`, a
 //! bound or value that is not a number) leave their series out of the interval.
@@ -64,16 +68,53 @@ impl PercentileState {
     }
 }
 
-/// One series of the current scrape.
-struct Series {
-    tags: Vec<String>,
-    hostname: String,
+/// The engine-rank labels a default estimate groups over (sums across): a model's data-parallel
+/// engines (vLLM `engine`) and its tensor, pipeline, data and expert-parallel ranks (SGLang).
+pub const RANK_LABELS: [&str; 5] = ["engine", "tp_rank", "pp_rank", "dp_rank", "moe_ep_rank"];
+
+/// One series of the current scrape (one label set but `le`) and the group it is summed into.
+struct Member {
+    /// Its key in the state: the histogram's Datadog name and its labels.
+    key: String,
+    group: usize,
     buckets: Buckets,
     valid: bool,
 }
 
+/// The series one estimate is made from: the labels left after grouping, as tags and hostname,
+/// and the sum of its members' increases over the interval.
+struct Group {
+    tags: Vec<String>,
+    hostname: String,
+    interval: Option<Buckets>,
+    valid: bool,
+}
+
+impl Group {
+    /// Adds one member's interval; members with another bucket layout spoil the group.
+    fn add(&mut self, interval: Buckets) {
+        match &mut self.interval {
+            None => self.interval = Some(interval),
+            Some(sum) => {
+                let same = sum.len() == interval.len()
+                    && sum
+                        .iter()
+                        .zip(&interval)
+                        .all(|(a, b)| a.0.to_bits() == b.0.to_bits());
+                if !same {
+                    self.valid = false;
+                    return;
+                }
+                for (a, b) in sum.iter_mut().zip(interval) {
+                    a.1 += b.1;
+                }
+            }
+        }
+    }
+}
+
 /// After a family went through its transformer: when it is one of the configured histograms,
-/// updates its series and appends a gauge record per configured quantile for every series whose
+/// updates its series and appends a gauge record per configured quantile for every group whose
 /// requests in the interval allow an estimate.
 pub fn observe(
     config: &ScraperConfig,
@@ -91,31 +132,38 @@ pub fn observe(
     }
     // the series cache may have spared the family its label parsing
     family.ensure_labels();
-    let current = collect_series(config, state, family);
+    let (members, mut groups) = collect_series(config, state, &transformer.name, family);
     let names = state.names(options, &transformer.name);
-    if state.series.len() + current.len() > SERIES_LIMIT {
+    if state.series.len() + members.len() > SERIES_LIMIT {
         state.series.clear();
     }
-    for series in current {
-        let mut key = String::with_capacity(64);
-        key.push_str(&transformer.name);
-        key.push('\0');
-        key.push_str(&series.hostname);
-        for t in &series.tags {
-            key.push('\0');
-            key.push_str(t);
-        }
-        if !series.valid {
+    for member in members {
+        let group = groups.get_mut(member.group);
+        if !member.valid {
             // no estimate, and the next scrape starts the series over
-            state.series.remove(&key);
+            state.series.remove(&member.key);
+            if let Some(group) = group {
+                group.valid = false;
+            }
             continue;
         }
-        let previous = state.series.get(&key).map(Vec::as_slice);
-        let Some(interval) = interval_buckets(previous, &series.buckets) else {
-            state.series.insert(key, series.buckets);
+        let previous = state.series.get(&member.key).map(Vec::as_slice);
+        let interval = interval_buckets(previous, &member.buckets);
+        state.series.insert(member.key, member.buckets);
+        if let (Some(interval), Some(group)) = (interval, group) {
+            group.add(interval);
+        }
+    }
+    for group in groups {
+        let Some(interval) = group.interval.filter(|_| group.valid) else {
             continue;
         };
-        state.series.insert(key, series.buckets);
+        let tags = Arc::new(TagList {
+            labels: group.tags,
+            with_static: true,
+            suffix: None,
+        });
+        let hostname: Arc<str> = Arc::from(group.hostname.as_str());
         for ((q, _), name) in options.quantiles.iter().zip(names.iter()) {
             // (a `-Inf` bound can make the estimate infinite or NaN: not sent)
             if let Some(value) = bucket_quantile(*q, &interval).filter(|v| v.is_finite()) {
@@ -123,52 +171,77 @@ pub fn observe(
                     method: Method::Gauge,
                     name: name.clone(),
                     value,
-                    tags: Arc::new(TagList {
-                        labels: series.tags.clone(),
-                        with_static: true,
-                        suffix: None,
-                    }),
-                    hostname: Arc::from(series.hostname.as_str()),
+                    tags: tags.clone(),
+                    hostname: hostname.clone(),
                 })));
             }
         }
     }
 }
 
-/// The `_bucket` samples of a family grouped by series, in order of first appearance; tags and
-/// hostname are built once per series, from its labels without `le`, exactly as for the
-/// histogram's `_count` sample.
+/// Whether a label (not `le`) is kept in the estimate's series: the configured labels, or by
+/// default every label but the engine-rank ones.
+fn grouped_by(options: &PercentileConfig, name: &str) -> bool {
+    match &options.by_labels {
+        Some(by) => by.iter().any(|b| b == name),
+        None => !RANK_LABELS.contains(&name),
+    }
+}
+
+fn push_key(key: &mut String, labels: &Labels<'_>, keep: impl Fn(&str) -> bool) {
+    for (n, v) in labels.iter().filter(|(n, _)| *n != "le" && keep(n)) {
+        key.push_str(n);
+        key.push('\0');
+        key.push_str(v);
+        key.push('\0');
+    }
+}
+
+/// The `_bucket` samples of a family by series (label set but `le`), in order of first
+/// appearance, each assigned to its group (the labels kept by the grouping). A series excluded
+/// by `exclude_metrics_by_labels` is left out; a group's tags and hostname are built from its
+/// labels exactly as for a histogram `_count` sample with those labels.
 fn collect_series(
     config: &ScraperConfig,
     state: &mut PercentileState,
+    histogram: &str,
     family: &Family<'_>,
-) -> Vec<Series> {
+) -> (Vec<Member>, Vec<Group>) {
     let mut index: HashMap<String, Option<usize>> = HashMap::new();
-    let mut series: Vec<Series> = Vec::new();
+    let mut group_index: HashMap<String, Option<usize>> = HashMap::new();
+    let mut members: Vec<Member> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for sample in &family.samples {
         if !sample.name.ends_with("_bucket") {
             continue;
         }
         let mut raw_key = String::new();
-        for (n, v) in sample.labels.iter().filter(|(n, _)| *n != "le") {
-            raw_key.push_str(n);
-            raw_key.push('\0');
-            raw_key.push_str(v);
-            raw_key.push('\0');
-        }
+        push_key(&mut raw_key, &sample.labels, |_| true);
         let slot = match index.get(&raw_key) {
             Some(slot) => *slot,
             None => {
-                let slot = new_series(config, state, family, &sample.labels).map(|s| {
-                    series.push(s);
-                    series.len() - 1
+                let group = member_group(
+                    config,
+                    state,
+                    family,
+                    &sample.labels,
+                    &mut group_index,
+                    &mut groups,
+                );
+                let slot = group.map(|group| {
+                    members.push(Member {
+                        key: format!("{histogram}\0{raw_key}"),
+                        group,
+                        buckets: Vec::new(),
+                        valid: true,
+                    });
+                    members.len() - 1
                 });
                 index.insert(raw_key, slot);
                 slot
             }
         };
-        // a series excluded by `exclude_metrics_by_labels` has no slot
-        let Some(current) = slot.and_then(|i| series.get_mut(i)) else {
+        let Some(current) = slot.and_then(|i| members.get_mut(i)) else {
             continue;
         };
         let bound = sample.labels.get("le").and_then(py_float);
@@ -180,31 +253,55 @@ fn collect_series(
             _ => current.valid = false,
         }
     }
-    for s in series.iter_mut() {
-        s.buckets
+    for m in members.iter_mut() {
+        m.buckets
             .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-        s.buckets = coalesce(std::mem::take(&mut s.buckets));
+        m.buckets = coalesce(std::mem::take(&mut m.buckets));
     }
-    series
+    (members, groups)
 }
 
-fn new_series(
+/// The group of a new series, created when it is the first of its group; `None` when the series
+/// is excluded by `exclude_metrics_by_labels`.
+fn member_group(
     config: &ScraperConfig,
     state: &mut PercentileState,
     family: &Family<'_>,
     labels: &Labels<'_>,
-) -> Option<Series> {
+    group_index: &mut HashMap<String, Option<usize>>,
+    groups: &mut Vec<Group>,
+) -> Option<usize> {
     let mut without_le = labels.clone();
     without_le.remove("le");
     let view = LabelView::normalized(family.typ, &without_le, &mut state.numbers).ok()?;
-    let tags = build_label_tags(config, &view)?;
-    let hostname = hostname_for(config, &view);
-    Some(Series {
-        tags,
-        hostname,
-        buckets: Vec::new(),
-        valid: true,
-    })
+    build_label_tags(config, &view)?;
+    let options = &config.percentiles;
+    let mut group_key = String::new();
+    push_key(&mut group_key, labels, |n| grouped_by(options, n));
+    if let Some(group) = group_index.get(&group_key) {
+        return *group;
+    }
+    let mut kept = Labels::new();
+    for (n, v) in labels
+        .iter()
+        .filter(|(n, _)| *n != "le" && grouped_by(options, n))
+    {
+        kept.set(n.to_string().into(), v.to_string().into());
+    }
+    let group = LabelView::normalized(family.typ, &kept, &mut state.numbers)
+        .ok()
+        .and_then(|view| {
+            let tags = build_label_tags(config, &view)?;
+            groups.push(Group {
+                tags,
+                hostname: hostname_for(config, &view),
+                interval: None,
+                valid: true,
+            });
+            Some(groups.len() - 1)
+        });
+    group_index.insert(group_key, group);
+    group
 }
 
 /// Sorted buckets with equal bounds merged (their counts added), as `histogram_quantile` does.
@@ -423,6 +520,7 @@ mod tests {
         config.percentiles = PercentileConfig {
             quantiles: vec![(0.5, "p50".into()), (0.99, "p99".into())],
             histograms: vec!["time_to_first_token.seconds".into()],
+            by_labels: None,
         };
         let transformer = Transformer {
             kind: TransformKind::Histogram,
@@ -482,6 +580,142 @@ mod tests {
             vec![1.0, 1.0],
             "{got:?}"
         );
+    }
+
+    fn ranked(counts: &[(&'static str, &'static str, [f64; 4])]) -> Family<'static> {
+        let mut samples = Vec::new();
+        for (model, engine, c) in counts {
+            for (le, v) in ["0.1", "0.5", "1.0", "+Inf"].iter().zip(c) {
+                let mut labels = Labels::new();
+                labels.set(Cow::Borrowed("engine"), Cow::Borrowed(*engine));
+                labels.set(Cow::Borrowed("model_name"), Cow::Borrowed(*model));
+                labels.set(Cow::Borrowed("le"), Cow::Borrowed(*le));
+                let value = Num {
+                    value: *v,
+                    is_int: false,
+                    overflow: false,
+                };
+                samples.push(Sample::parsed(
+                    Cow::Borrowed("ttft_seconds_bucket"),
+                    labels,
+                    "",
+                    value,
+                ));
+            }
+        }
+        Family {
+            name: Cow::Borrowed("ttft_seconds"),
+            typ: MetricType::Histogram,
+            samples,
+        }
+    }
+
+    #[test]
+    fn engines_of_a_model_are_summed_by_default_or_kept_apart_when_asked() {
+        let (mut config, transformer, mut state) = setup();
+        let mut out = Vec::new();
+        let before = [("a", "0", [0.0; 4]), ("a", "1", [0.0; 4])];
+        // engine 0 got 4 requests, all ≤ 0.1 s; engine 1 got 4, all in (0.5, 1]
+        let after = [
+            ("a", "0", [4.0, 4.0, 4.0, 4.0]),
+            ("a", "1", [0.0, 0.0, 4.0, 4.0]),
+        ];
+        observe(
+            &config,
+            &mut state,
+            &transformer,
+            &mut ranked(&before),
+            &mut out,
+        );
+        observe(
+            &config,
+            &mut state,
+            &transformer,
+            &mut ranked(&after),
+            &mut out,
+        );
+        // summed: counts 4, 4, 8, 8 over 8 requests. p50: rank 4 reached by the 0.1 bucket:
+        // 0 + 0.1 * 4/4 = 0.1; p99: rank 7.92 in (0.5, 1]: 0.5 + 0.5 * (7.92-4)/4 = 0.99
+        let got = gauges(&out);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(close(got[0].1, 0.1) && close(got[1].1, 0.99), "{got:?}");
+        assert_eq!(got[0].2, ["model_name:a", "endpoint:e"]);
+        // grouped by `model_name` and `engine`: one estimate per engine
+        config.percentiles.by_labels = Some(vec!["model_name".into(), "engine".into()]);
+        let (mut state, mut out) = (PercentileState::default(), Vec::new());
+        observe(
+            &config,
+            &mut state,
+            &transformer,
+            &mut ranked(&before),
+            &mut out,
+        );
+        observe(
+            &config,
+            &mut state,
+            &transformer,
+            &mut ranked(&after),
+            &mut out,
+        );
+        let got = gauges(&out);
+        // engine 0: p50 rank 2 of 4 in (0, 0.1] → 0.05; engine 1: rank 2 in (0.5, 1] → 0.75
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(close(got[0].1, 0.05) && close(got[2].1, 0.75), "{got:?}");
+        assert_eq!(got[2].2, ["engine:1", "model_name:a", "endpoint:e"]);
+        // grouped by nothing: every series of the family in one estimate, without label tags
+        config.percentiles.by_labels = Some(Vec::new());
+        let (mut state, mut out) = (PercentileState::default(), Vec::new());
+        observe(
+            &config,
+            &mut state,
+            &transformer,
+            &mut ranked(&before),
+            &mut out,
+        );
+        observe(
+            &config,
+            &mut state,
+            &transformer,
+            &mut ranked(&after),
+            &mut out,
+        );
+        let got = gauges(&out);
+        assert!(close(got[0].1, 0.1), "{got:?}");
+        assert_eq!(got[0].2, ["endpoint:e"]);
+    }
+
+    #[test]
+    fn a_restarted_engine_adds_its_new_counts_only() {
+        let (config, transformer, mut state) = setup();
+        let mut out = Vec::new();
+        let first = [
+            ("a", "0", [10.0, 10.0, 10.0, 10.0]),
+            ("a", "1", [0.0, 0.0, 0.0, 8.0]),
+        ];
+        // engine 0 restarted and served 2 requests ≤ 0.1 s; engine 1 served 2 more above 1 s
+        let second = [
+            ("a", "0", [2.0, 2.0, 2.0, 2.0]),
+            ("a", "1", [0.0, 0.0, 0.0, 10.0]),
+        ];
+        observe(
+            &config,
+            &mut state,
+            &transformer,
+            &mut ranked(&first),
+            &mut out,
+        );
+        observe(
+            &config,
+            &mut state,
+            &transformer,
+            &mut ranked(&second),
+            &mut out,
+        );
+        // interval: 2 ≤ 0.1 and 2 in +Inf: counts 2, 2, 2, 4. p50: rank 2 → 0.1 * 2/2 = 0.1;
+        // p99: rank 3.96 in +Inf → 1.0, the highest finite bound
+        let got = gauges(&out);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(close(got[0].1, 0.1) && close(got[1].1, 1.0), "{got:?}");
     }
 
     #[test]

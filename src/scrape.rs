@@ -121,6 +121,8 @@ impl Spill for Stream<'_> {
 /// by `latency_percentiles` (estimates from its bucket changes, after its own records).
 struct Emitter<'c, 'r, 's, 'f> {
     config: &'c ScraperConfig,
+    /// The whole body (`transform::supersede` looks for a current family in it).
+    body: &'c str,
     resolver: &'r mut dyn Resolve,
     state: &'s mut ScraperState,
     records: Vec<Record>,
@@ -143,6 +145,13 @@ impl Emitter<'_, '_, '_, '_> {
         let Some(spec) = self.resolver.resolve(&family)? else {
             return Ok(());
         };
+        // an old family is not sent when the body has its current one (transform::supersede)
+        if config
+            .superseded
+            .drops(&family.name, self.body, &config.raw_metric_prefix)
+        {
+            return Ok(());
+        }
         let (state, records) = (&mut *self.state, &mut self.records);
         state
             .transformer
@@ -349,6 +358,7 @@ pub fn scrape_streaming<'t>(
     let mut scrape = Scrape {
         emitter: Emitter {
             config,
+            body: text,
             resolver,
             state,
             records,

@@ -38,7 +38,9 @@ AGENT_CHECK_OPTIONS = frozenset({'disable_generic_tags'})
 IGNORED_OPTIONS = frozenset({'namespace'})
 # Options the scraper reads that the models do not declare (pydantic lets them through unchecked,
 # and the scraper validates them itself).
-UNDECLARED_SCRAPER_OPTIONS = frozenset({'target_info', 'collect_histograms_as_distributions', 'latency_percentiles'})
+UNDECLARED_SCRAPER_OPTIONS = frozenset(
+    {'target_info', 'collect_histograms_as_distributions', 'latency_percentiles', 'latency_percentiles_by'}
+)
 
 MODEL_ERROR_HEADER = 'Detected {n} error{s} while loading configuration model `{model}`:'
 

@@ -22,6 +22,7 @@ UNDECLARED = {
     'target_info': 'scraper',
     'collect_histograms_as_distributions': 'scraper',
     'latency_percentiles': 'scraper',
+    'latency_percentiles_by': 'scraper',
     'max_returned_metrics': 'agent_check',
     'tls_private_key_password': 'http',
     'tls_validate_hostname': 'http',

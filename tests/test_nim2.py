@@ -22,7 +22,7 @@ CORE = {
     'nvidia_nim.gpu_cache_usage_percent': GAUGE,
     'nvidia_nim.prompt_tokens.count': MONOTONIC_COUNT,
     'nvidia_nim.generation_tokens.count': MONOTONIC_COUNT,
-    'nvidia_nim.request.success.count': MONOTONIC_COUNT,
+    'nvidia_nim.request.finish.count': MONOTONIC_COUNT,
     **{
         f'nvidia_nim.{histogram}{part}': MONOTONIC_COUNT
         for histogram in (
@@ -42,7 +42,22 @@ ENGINE_TAGS = {
 }
 DIALECT_MAPS = {'vllm': VLLM_METRIC_MAP, 'sglang': SGLANG_METRIC_MAP}
 # vLLM only exposes `vllm:corrupted_requests` with VLLM_COMPUTE_NANS_IN_LOGITS; the emulator does not.
-NOT_EMULATED = {'nvidia_nim.request.corrupted.count'}
+# The families below are not emulated either; the real-payload corpus covers them
+# (test_nim2_corpus.py).
+CORPUS_ONLY = [
+    *(f'vllm:{n}' for n in ('request_prefill_kv_computed_tokens', 'engine_sleep_state', 'cache_config_info')),
+    *(f'vllm:{n}' for n in ('num_requests_waiting_by_reason', 'external_prefix_cache_queries')),
+    *(f'vllm:{n}' for n in ('external_prefix_cache_hits', 'mm_cache_queries', 'mm_cache_hits')),
+    *(f'vllm:prompt_tokens_{n}' for n in ('cached', 'by_source', 'recomputed')),
+    *(f'vllm:spec_decode_{n}' for n in ('num_drafts', 'num_draft_tokens', 'num_accepted_tokens')),
+    'vllm:spec_decode_num_accepted_tokens_per_pos',
+    *(f'sglang:{n}' for n in ('max_total_num_tokens', 'num_retracted_reqs', 'num_paused_reqs', 'utilization')),
+    *(f'sglang:{n}' for n in ('spec_accept_length', 'spec_accept_rate', 'engine_startup_time')),
+    *(f'sglang:{n}' for n in ('engine_load_weights_time', 'http_requests_active')),
+]
+NOT_EMULATED = {'nvidia_nim.request.corrupted.count'} | set(
+    map_metadata(METADATA, {k: {**VLLM_METRIC_MAP, **SGLANG_METRIC_MAP}[k] for k in CORPUS_ONLY})
+)
 
 
 def from_map(metric_map: dict) -> set[str]:
@@ -107,14 +122,21 @@ def test_openmetrics_from_a_nim2(aggregator, dd_run_check, dialect):
 def test_vllm_finished_reason_and_renamed_families(aggregator, dd_run_check):
     with NimEmulator(dialect='vllm') as emu:
         dd_run_check(make_check(emu.metrics_url))
-    reasons = {t for m in aggregator.metrics('nvidia_nim.request.success.count') for t in m.tags if 'reason' in t}
-    assert reasons == {'finished_reason:stop', 'finished_reason:length', 'finished_reason:abort'}
-    # vLLM 0.10/0.11 expose the renamed families under both names with the same values: the
-    # submissions under the one Datadog name carry equal values
-    (old, new) = aggregator.metrics('nvidia_nim.gpu_cache_usage_percent')
-    assert old.value == new.value and old.tags == new.tags
-    counts = aggregator.metrics('nvidia_nim.time_per_output_token.seconds.count')
-    assert len(counts) == 2 and counts[0].value == counts[1].value
+
+    def reasons(name):
+        return {t for m in aggregator.metrics(name) for t in m.tags if 'reason' in t}
+
+    # the NIM 1.x meanings: success is stop or length, failure any other reason, finish all
+    assert reasons('nvidia_nim.request.success.count') == {'finished_reason:stop', 'finished_reason:length'}
+    assert reasons('nvidia_nim.request.failure.count') == {'finished_reason:abort'}
+    assert reasons('nvidia_nim.request.finish.count') == {
+        'finished_reason:stop',
+        'finished_reason:length',
+        'finished_reason:abort',
+    }
+    # the emulated vLLM exposes the renamed families under both names: only the current one is sent
+    assert len(aggregator.metrics('nvidia_nim.gpu_cache_usage_percent')) == 1
+    assert len(aggregator.metrics('nvidia_nim.time_per_output_token.seconds.count')) == 1
 
 
 def test_sglang_cache_source_tag(aggregator, dd_run_check):

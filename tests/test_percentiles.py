@@ -117,8 +117,9 @@ def test_hand_computed_estimates_over_consecutive_runs(aggregator, dd_run_check,
         (count,) = [
             m for m in aggregator.metrics('nvidia_nim.time_to_first_token.seconds.count') if 'model_name:a' in m.tags
         ]
-        assert ttft.tags == count.tags
-        assert ttft.tags == [*EXTRA_TAGS[dialect], 'model_name:a', 'team:ml', f'endpoint:{endpoint}']
+        # (but the engine-rank labels: by default the estimate is per model, across its ranks)
+        assert ttft.tags == [t for t in count.tags if t not in EXTRA_TAGS[dialect]]
+        assert ttft.tags == ['model_name:a', 'team:ml', f'endpoint:{endpoint}']
         # run 3: no request → no estimate
         assert run({'a': [3, 10, 13, 14], 'b': [5, 5, 5, 5]}) == {}
         # run 4: model a restarted (counts went down) and served 2 requests since: the new counts
@@ -297,3 +298,57 @@ def test_emulator_traffic_matches_the_reference(aggregator, dd_run_check, dialec
                         compared += 1
             assert compared == (0 if previous is None else 3 * 4 * 3)
             previous = body
+
+
+def two_engines(counts: dict[str, list[float]]) -> bytes:
+    """vLLM's TTFT histogram of model `a` served by engines 0 and 1 (cumulative counts per bound)."""
+    lines = ['# TYPE vllm:time_to_first_token_seconds histogram']
+    for engine, cumulative in counts.items():
+        for le, c in zip(BOUNDS, cumulative, strict=True):
+            lines.append(f'vllm:time_to_first_token_seconds_bucket{{engine="{engine}",model_name="a",le="{le}"}} {c}')
+    return ('\n'.join(lines) + '\n').encode()
+
+
+@pytest.mark.parametrize(
+    ('by', 'expected'),
+    [
+        # summed across engines: interval counts 4, 4, 8, 8 (engine 0: 4 requests ≤ 0.1 s, engine 1:
+        # 4 in (0.5, 1]). p50: rank 4, reached at 0.1: 0.1 * 4/4 = 0.1. p99: rank 7.92 in (0.5, 1]:
+        # 0.5 + 0.5 * (7.92-4)/4 = 0.99
+        (None, {('model_name:a',): [0.1, 0.99]}),
+        # one estimate per engine: engine 0 p50 rank 2 of 4 in (0, 0.1] → 0.05, p99 rank 3.96 → 0.099;
+        # engine 1 p50 rank 2 in (0.5, 1] → 0.5 + 0.5 * 2/4 = 0.75, p99 → 0.5 + 0.5 * 3.96/4 = 0.995
+        (
+            ['model_name', 'engine'],
+            {('engine:0', 'model_name:a'): [0.05, 0.099], ('engine:1', 'model_name:a'): [0.75, 0.995]},
+        ),
+    ],
+)
+def test_estimates_per_model_across_engines(aggregator, dd_run_check, by, expected):
+    options = {'latency_percentiles': [0.5, 0.99]}
+    if by is not None:
+        options['latency_percentiles_by'] = by
+    with PayloadServer() as server:
+        endpoint = server.base_url + '/metrics'
+        check = NvidiaNIMCheck('nvidia_nim', {}, [{'openmetrics_endpoint': endpoint, **options}])
+        for counts in ({'0': [0, 0, 0, 0], '1': [0, 0, 0, 0]}, {'0': [4, 4, 4, 4], '1': [0, 0, 4, 4]}):
+            server.body = two_engines(counts)
+            aggregator.reset()
+            dd_run_check(check)
+    got = {}
+    for suffix in ('p50', 'p99'):
+        for m in aggregator.metrics(f'nvidia_nim.time_to_first_token.seconds.{suffix}'):
+            labels = tuple(t for t in m.tags if not t.startswith('endpoint:'))
+            got.setdefault(labels, []).append(m.value)
+    assert got.keys() == expected.keys()
+    for labels, values in expected.items():
+        assert all(math.isclose(g, e, abs_tol=1e-12) for g, e in zip(got[labels], values, strict=True)), (labels, got)
+
+
+def test_bad_grouping_is_a_configuration_error(aggregator):
+    with PayloadServer(two_engines({'0': [0, 0, 0, 0]})) as server:
+        instance = {'openmetrics_endpoint': server.base_url + '/metrics', 'latency_percentiles': [0.5]}
+        for bad, message in (('model_name', 'must be a list of label names'), ([3], 'Entry #1 of setting')):
+            check = NvidiaNIMCheck('nvidia_nim', {}, [{**instance, 'latency_percentiles_by': bad}])
+            error = run_error(check.run())
+            assert error is not None and message in error and '`latency_percentiles_by`' in error

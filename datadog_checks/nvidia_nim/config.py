@@ -12,6 +12,7 @@ from datadog_checks.base import ConfigurationError, is_affirmative
 
 from .metrics import METRIC_MAP, NIM2_METRIC_MAP, RENAME_LABELS_MAP
 from .percentiles import percentile_options
+from .routes import core_route_options
 
 NATIVE_TYPES = ('counter', 'gauge', 'histogram', 'summary')
 TRANSFORMER_TYPES = NATIVE_TYPES + (
@@ -324,6 +325,8 @@ class ScraperSettings:
             'latency_percentiles': percentile_options(config),
             # `raw_line_filters`, applied by the core as it splits the body into lines
             'raw_line_filter': self.raw_line_filter,
+            # the metric map's label routes and superseded families (routes.py)
+            **core_route_options(self.resolver),
         }
 
 

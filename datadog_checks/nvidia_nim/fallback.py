@@ -13,6 +13,7 @@ from datadog_checks.base import ConfigurationError, OpenMetricsBaseCheckV2
 
 from .config import default_config
 from .config_models import ConfigMixin
+from .fallback_scraper import Nim2Scraper
 from .native import CORE_ERROR
 from .percentiles import percentile_options
 from .version import NimVersionMetadata
@@ -48,6 +49,9 @@ class NvidiaNIMCheck(OpenMetricsBaseCheckV2, ConfigMixin, NimVersionMetadata):
 
     def get_default_config(self):
         return default_config()
+
+    def create_scraper(self, config):
+        return Nim2Scraper(self, self.get_config_with_defaults(config))
 
     def check(self, instance):
         try:

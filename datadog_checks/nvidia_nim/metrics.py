@@ -9,6 +9,11 @@ the engine-only families get names of their own. A 1.x NIM exposes none of the 2
 Counter families are named without `_total` (the parsers strip it), histogram families keep
 their exposed name (`vllm:iteration_tokens_total` is a histogram). Every entry is `native`: the
 submission follows the exposed type, as in the stock map.
+
+Three specs go with the maps (`routes.py` hands them to the core): `LABEL_ROUTES` sends one
+family's samples under several Datadog names by a label's value, so that a 1.x name keeps its
+1.x meaning; `SUPERSEDED` names the families an engine renamed, of which only the current one is
+sent when a scrape has both; `INFO_GAUGES` turns an info family's label values into gauges.
 """
 
 METRIC_MAP = {
@@ -61,7 +66,9 @@ VLLM_METRIC_MAP = {
     'vllm:e2e_request_latency_seconds': 'e2e_request_latency.seconds',
     'vllm:request_prompt_tokens': 'request.prompt_tokens',
     'vllm:request_generation_tokens': 'request.generation_tokens',
-    'vllm:request_success': 'request.success',
+    # every finished request, by `finished_reason`: split by `LABEL_ROUTES` into success (stop,
+    # length), failure (any other reason) and finish (all), the NIM 1.x meanings
+    'vllm:request_success': 'request.finish',
     # engine-only families
     'vllm:prefix_cache_queries': 'prefix_cache.queries',
     'vllm:prefix_cache_hits': 'prefix_cache.hits',
@@ -78,6 +85,25 @@ VLLM_METRIC_MAP = {
     'vllm:request_max_num_generation_tokens': 'request.max_num_generation_tokens',
     'vllm:request_params_n': 'request.params.n',
     'vllm:request_params_max_tokens': 'request.params.max_tokens',
+    'vllm:request_prefill_kv_computed_tokens': 'request.prefill_kv_computed_tokens',
+    # 1 for the engine's current state (`sleep_state`: awake, weights_offloaded, discard_all)
+    'vllm:engine_sleep_state': 'engine_sleep_state',
+    'vllm:num_requests_waiting_by_reason': 'num_requests.waiting_by_reason',
+    'vllm:prompt_tokens_cached': 'prompt_tokens.cached',
+    'vllm:prompt_tokens_by_source': 'prompt_tokens.by_source',
+    'vllm:prompt_tokens_recomputed': 'prompt_tokens.recomputed',
+    'vllm:external_prefix_cache_queries': 'external_prefix_cache.queries',
+    'vllm:external_prefix_cache_hits': 'external_prefix_cache.hits',
+    'vllm:mm_cache_queries': 'mm_cache.queries',
+    'vllm:mm_cache_hits': 'mm_cache.hits',
+    'vllm:spec_decode_num_drafts': 'spec_decode.num_drafts',
+    'vllm:spec_decode_num_draft_tokens': 'spec_decode.num_draft_tokens',
+    'vllm:spec_decode_num_accepted_tokens': 'spec_decode.num_accepted_tokens',
+    'vllm:spec_decode_num_accepted_tokens_per_pos': 'spec_decode.num_accepted_tokens_per_pos',
+    # value 1, the engine's cache configuration as tags (`block_size`, `num_gpu_blocks`, ...)
+    'vllm:cache_config_info': 'cache_config_info',
+    # the LoRA adapters in use: sent as the gauges of `INFO_GAUGES`
+    'vllm:lora_requests_info': 'lora_requests_info',
 }
 
 # NIM 2.x with the SGLang engine. Labels: `model_name` and the engine's own (`engine_type`,
@@ -97,8 +123,8 @@ SGLANG_METRIC_MAP = {
     'sglang:e2e_request_latency_seconds': 'e2e_request_latency.seconds',
     'sglang:prompt_tokens_histogram': 'request.prompt_tokens',
     'sglang:generation_tokens_histogram': 'request.generation_tokens',
-    # requests that finished (aborted ones are counted apart)
-    'sglang:num_requests': 'request.success',
+    # every finished request (success and failure cannot be told apart: no 1.x success/failure)
+    'sglang:num_requests': 'request.finish',
     # engine-only families
     'sglang:num_aborted_requests': 'request.aborted',
     'sglang:cached_tokens': 'prefix_cache.hits',
@@ -107,9 +133,75 @@ SGLANG_METRIC_MAP = {
     'sglang:queue_time_seconds': 'request.queue_time.seconds',
     'sglang:gen_throughput': 'generation_throughput',
     'sglang:num_used_tokens': 'kv_cache.used_tokens',
+    'sglang:max_total_num_tokens': 'kv_cache.max_tokens',
+    'sglang:num_retracted_reqs': 'requests.retracted',
+    'sglang:num_paused_reqs': 'requests.paused',
+    'sglang:utilization': 'scheduler.utilization',
+    'sglang:spec_accept_length': 'spec_decode.accept_length',
+    'sglang:spec_accept_rate': 'spec_decode.accept_rate',
+    'sglang:engine_startup_time': 'startup.seconds',
+    'sglang:engine_load_weights_time': 'weight_load.seconds',
+    'sglang:http_requests_active': 'http.requests.active',
 }
 
 NIM2_METRIC_MAP = {**VLLM_METRIC_MAP, **SGLANG_METRIC_MAP}
+
+# One family, several Datadog names by a label's value. Applied to the map entry of the family
+# when its Datadog name is `name` (so a user's own entry for the family is left alone). Each
+# target: (Datadog name, 'any' | 'in' | 'not_in', label values, keep the label as a tag); a sample
+# goes to every target that matches, an absent label matching as ''.
+FINISHED_OK = ['stop', 'length']
+LABEL_ROUTES = {
+    # vLLM V1 counts every finished request here: the NIM 1.x success, failure and finish
+    'vllm:request_success': {
+        'name': 'request.finish',
+        'label': 'finished_reason',
+        'targets': [
+            ('request.success', 'in', FINISHED_OK, True),
+            ('request.failure', 'not_in', FINISHED_OK, True),
+            ('request.finish', 'any', [], True),
+        ],
+    },
+    # SGLang with priority scheduling: a total (`priority=""`, sent without the tag, as without
+    # priority scheduling) and one child per priority (`.by_priority`, tagged): summing one name
+    # across its tags never counts a request twice
+    **{
+        family: {
+            'name': name,
+            'label': 'priority',
+            'targets': [(name, 'in', [''], False), (f'{name}.by_priority', 'not_in', [''], True)],
+        }
+        for family, name in (
+            ('sglang:num_running_reqs', 'num_requests.running'),
+            ('sglang:num_queue_reqs', 'num_requests.waiting'),
+        )
+    },
+}
+
+# Info families sent as gauges computed from label values of their latest sample (the highest
+# value: vLLM sets `lora_requests_info` to the time of its last update, and keeps every label set
+# it ever had). Applied to the map entry of the family when its Datadog name is `name`. Each gauge:
+# (Datadog name, 'count' of comma-separated items | 'number', label); the other labels are tags.
+INFO_GAUGES = {
+    'vllm:lora_requests_info': {
+        'name': 'lora_requests_info',
+        'gauges': [
+            ('lora.running_adapters', 'count', 'running_lora_adapters'),
+            ('lora.waiting_adapters', 'count', 'waiting_lora_adapters'),
+            ('lora.max_adapters', 'number', 'max_lora'),
+        ],
+    },
+}
+
+# Old family → the family that replaced it. Where both map to the same Datadog name, a scrape that
+# has a sample of the current family does not send the old one (a release or two expose both).
+SUPERSEDED = {
+    'vllm:gpu_cache_usage_perc': 'vllm:kv_cache_usage_perc',
+    'vllm:time_per_output_token_seconds': 'vllm:inter_token_latency_seconds',
+    'vllm:gpu_prefix_cache_queries': 'vllm:prefix_cache_queries',
+    'vllm:gpu_prefix_cache_hits': 'vllm:prefix_cache_hits',
+    'sglang:time_per_output_token_seconds': 'sglang:inter_token_latency_seconds',
+}
 
 # `python_info` has a `version` label; as a tag it would clash with the reserved `version` tag.
 RENAME_LABELS_MAP = {

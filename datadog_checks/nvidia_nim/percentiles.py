@@ -30,6 +30,7 @@ def quantile_suffix(q: float) -> str:
 def percentile_options(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """The core option: None when unset or empty, else the quantiles (in order, duplicates
     dropped) with their suffixes and the histograms they apply to."""
+    by = grouping_labels(config)
     value = config.get('latency_percentiles')
     if value is None:
         return None
@@ -50,4 +51,27 @@ def percentile_options(config: Mapping[str, Any]) -> dict[str, Any] | None:
             quantiles.append(entry)
     if not quantiles:
         return None
-    return {'quantiles': quantiles, 'histograms': list(LATENCY_HISTOGRAMS)}
+    return {'quantiles': quantiles, 'histograms': list(LATENCY_HISTOGRAMS), 'by': by}
+
+
+# The labels that tell apart the engines or ranks serving one model: by default the estimate sums
+# their bucket increases, so that it is per model (and the other labels).
+RANK_LABELS = ('engine', 'tp_rank', 'pp_rank', 'dp_rank', 'moe_ep_rank')
+
+
+def grouping_labels(config: Mapping[str, Any]) -> list[str] | None:
+    """`latency_percentiles_by`: the labels (exposed names) an estimate's series keeps; None for
+    the default, every label but `RANK_LABELS`."""
+    value = config.get('latency_percentiles_by')
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise ConfigurationError(
+            f'Setting `latency_percentiles_by` must be a list of label names, e.g. [model_name, engine]; got {value!r}'
+        )
+    for i, label in enumerate(value, 1):
+        if not isinstance(label, str) or not label:
+            raise ConfigurationError(
+                f'Entry #{i} of setting `latency_percentiles_by` must be a label name; got {label!r}'
+            )
+    return list(dict.fromkeys(value))

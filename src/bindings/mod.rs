@@ -2,6 +2,7 @@
 //! scrape. Nothing panics across this boundary: a panic is caught and raised as RuntimeError.
 
 mod options;
+mod routes;
 mod submit;
 
 use std::collections::HashMap;

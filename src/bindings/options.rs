@@ -48,6 +48,9 @@ fn required_bool(options: &Bound<'_, PyDict>, key: &str) -> PyResult<bool> {
 pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperConfig> {
     let hostname_format = get_str(options, "hostname_format")?;
     Ok(ScraperConfig {
+        routes: super::routes::label_routes(options)?,
+        superseded: super::routes::superseded(options)?,
+        info_gauges: super::routes::info_gauges(options)?,
         percentiles: percentile_config(options)?,
         share: share_config(options)?,
         raw_metric_prefix: get_str(options, "raw_metric_prefix")?,
@@ -165,9 +168,11 @@ fn percentile_config(options: &Bound<'_, PyDict>) -> PyResult<PercentileConfig> 
     // the quantiles are checked (0 < q < 1) by the Python module alone
     let quantiles: Vec<(f64, String)> = value.get_item("quantiles")?.extract()?;
     let histograms: Vec<String> = value.get_item("histograms")?.extract()?;
+    let by_labels: Option<Vec<String>> = value.get_item("by")?.extract()?;
     Ok(PercentileConfig {
         quantiles,
         histograms,
+        by_labels,
     })
 }
 

@@ -5,7 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
+use super::info::InfoGauges;
+use super::route::LabelRoute;
 use super::share::ShareConfig;
+use super::supersede::Superseded;
 use crate::lex::LineFilter;
 
 /// How histogram families are submitted (the resolved `collect_histogram_buckets`,
@@ -85,6 +88,9 @@ pub struct PercentileConfig {
     pub quantiles: Vec<(f64, String)>,
     /// Datadog names of the histograms that get estimates.
     pub histograms: Vec<String>,
+    /// `latency_percentiles_by`: the labels a series is grouped by; `None` groups by every label
+    /// but the engine-rank ones (src/percentiles.rs).
+    pub by_labels: Option<Vec<String>>,
 }
 
 impl PercentileConfig {
@@ -112,6 +118,12 @@ pub struct ScraperConfig {
     pub percentiles: PercentileConfig,
     /// `raw_line_filters`: the lines dropped before parsing.
     pub raw_line_filter: Option<LineFilter>,
+    /// Label routes by transformer id (`route`).
+    pub routes: HashMap<u32, Arc<LabelRoute>>,
+    /// Old families dropped when their current family is in the body (`supersede`).
+    pub superseded: Superseded,
+    /// Info families sent as gauges, by transformer id (`info`).
+    pub info_gauges: HashMap<u32, Arc<InfoGauges>>,
 }
 
 impl ScraperConfig {

@@ -3,16 +3,23 @@
 //!
 //! The layers, each using only the ones before it: `config` (the options, with `share`'s), `record`
 //! (what comes out), `tags` and `prepare` (the per-sample pipeline), `series` (the cache of what
-//! each series emits), `emit` and `histogram` (the per-type transformers), then the
+//! each series emits), `emit` and `histogram` (the per-type transformers), `route` and
+//! `route_plan` (label routes), `supersede` (renamed families), `info` and `info_emit` (info
+//! families as gauges), then the
 //! `FamilyTransformer` here, which runs a family through them.
 
 pub mod config;
 pub(crate) mod emit;
 pub(crate) mod histogram;
+pub mod info;
+pub(crate) mod info_emit;
 pub(crate) mod prepare;
 pub mod record;
+pub mod route;
+pub(crate) mod route_plan;
 pub(crate) mod series;
 pub(crate) mod share;
+pub mod supersede;
 pub(crate) mod tags;
 
 use std::collections::HashMap;
@@ -23,9 +30,9 @@ use crate::error::ScrapeResult;
 use crate::model::{Family, MetricType, Sample};
 
 use config::{ScraperConfig, TransformKind, Transformer};
-use emit::{emit_other, plan, Names};
+use emit::{emit_other, Names};
 use prepare::{overflow_error, prepare, Prepared};
-use record::{MetricRecord, Record, TagList};
+use record::{MetricRecord, Record};
 use series::{Emission, SeriesCache, ValueOp};
 use share::LabelSharing;
 use tags::NumberCache;
@@ -132,6 +139,10 @@ impl FamilyTransformer {
                 sample.ensure_labels();
                 self.sharing.populate(&mut sample.labels);
             }
+        }
+        if let Some(spec) = config.info_gauges.get(&transformer.id) {
+            self.processed += 1;
+            return info_emit::emit_info(config, spec, family, &mut self.numbers, out);
         }
         let names = Self::names(&mut self.names, &transformer.name);
         if transformer.kind == TransformKind::Histogram
@@ -279,26 +290,13 @@ impl FamilyTransformer {
             return Ok(());
         };
         self.processed += 1;
-        let Some((op, planned)) = plan(cx.config, cx.transformer, cx.names, cx.family_name, &p)?
+        let Some((op, planned)) =
+            route_plan::plan_routed(cx.config, cx.transformer, cx.names, cx.family_name, &p)?
         else {
             emit_other(cx.transformer, cx.names, p, out)?;
             return Ok(());
         };
-        let tags = Arc::new(TagList {
-            labels: p.tags,
-            with_static: true,
-            suffix: None,
-        });
-        let hostname: Arc<str> = Arc::from(p.hostname);
-        let emissions: Vec<Emission> = planned
-            .into_iter()
-            .map(|(method, name)| Emission {
-                method,
-                name: name.clone(),
-                tags: tags.clone(),
-                hostname: hostname.clone(),
-            })
-            .collect();
+        let emissions = route_plan::emissions(planned, p.tags, p.hostname);
         let value = op.apply(sample.value.value, cx.now);
         let first_slot = cx.scope.and_then(|scope| {
             self.series
