@@ -321,7 +321,7 @@ def test_the_fallback_sends_what_the_native_check_sends(aggregator, datadog_agen
     """Without the Rust core, datadog-checks-base's scraper with the same specs (routes, superseded
     families, info gauges) sends the same submissions on the real payloads."""
     from common import PROM_CONTENT_TYPE
-    from test_differential import assert_identical, run_both
+    from test_same_as_stock import assert_identical, run_both
 
     from datadog_checks.nvidia_nim.fallback import NvidiaNIMCheck as FallbackCheck
 
