@@ -282,6 +282,11 @@ fn py_int_as_float(s: &str) -> Option<(f64, Cow<'_, str>)> {
     Some((v, t))
 }
 
+/// Whether Python's `int(s)` reads `s` (base 10, whitespace around, `_` between digits).
+pub fn py_int_reads(s: &str) -> bool {
+    py_int_as_float(s).is_some()
+}
+
 /// The stock `_parse_value`: rejects padding and `_`, then tries `int()`, then `float()`.
 /// The error is the stock `ValueError` text.
 pub fn parse_sample_value(s: &str) -> Result<Num, String> {

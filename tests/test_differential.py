@@ -200,6 +200,18 @@ OM_CORNER_CASES = {
     'uncanonical_inf': b'# TYPE h histogram\nh_bucket{le="+inf"} 1\nh_count 1\nh_sum 1\n# EOF\n',
     'summary_quantiles': b'# TYPE s summary\ns{quantile="0.5"} 1\ns_sum 1\ns_count 1\n# EOF\n',
     'bad_quantile': b'# TYPE s summary\ns{quantile="2"} 1\n# EOF\n',
+    # lines of a histogram family read as native-histogram samples, malformed
+    'native_histogram_without_count': b'# TYPE h histogram\nh_buck t{a="3"} 4\n# EOF\n',
+    'native_histogram_unclosed': b'# TYPE g gauge\ng 1\n# TYPE h histogram\nh {count:1\n# EOF\n',
+    'native_histogram_bad_values': (
+        b'# TYPE h histogram\nh {count:x}\n# EOF\n',
+        b'# TYPE h histogram\nh {count: 2 ,sum:y}\n# EOF\n',
+        b'# TYPE h histogram\nh{a="1"} {count:1,sum:1,schema:0,zero_threshold:0}\n# EOF\n',
+    ),
+    'native_histogram_suffixed': (
+        b'# TYPE h histogram\nh_bucket{a="1"} {count:1}\n# EOF\n',
+        b'# TYPE h histogram\nh_count {count:1}\n# EOF\n',
+    ),
 }
 
 
@@ -1271,9 +1283,6 @@ CORE_MISMATCHES = {
         b'# TYPE g gauge\ng abc\ndrop_me 1\n',
         {'telemetry': True, 'raw_line_filters': ['^drop_me']},
     ),
-    # a malformed histogram sample: the stock error is `'count'`, here `Native histogram samples
-    # are not supported: ...`
-    'openmetrics_malformed_histogram_sample': (OM_CONTENT_TYPE, b'# TYPE h histogram\nh_buck t{a="3"} 4\n# EOF\n', {}),
     # families held back until a `share_labels` source shows up (never, here): when one of them
     # fails the scrape, the stock check has sent those before it (and counted their samples in
     # `telemetry.metrics.input.count`); here none of them is sent

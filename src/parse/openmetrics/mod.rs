@@ -1,6 +1,7 @@
 //! OpenMetrics 1.0 text, read exactly as the stock check reads it: prometheus_client's strict
 //! OpenMetrics parser with the per-sample parsing the stock check patches in.
 
+mod native;
 mod sample;
 
 use std::borrow::Cow;
@@ -394,9 +395,7 @@ pub fn parse<'a>(
                 .as_ref()
                 .is_some_and(|c| c.typ() == MetricType::Histogram);
             if is_histogram && is_native_histogram_line(line)? {
-                return Err(ScrapeError::value(format!(
-                    "Native histogram samples are not supported: {line}"
-                )));
+                return Err(native::native_histogram_error(line));
             }
             let sample = parse_sample(line)?;
             let allowed = cur
