@@ -140,3 +140,26 @@ def test_int_and_float_buckets_mixed(aggregator, datadog_agent):
 @pytest.mark.parametrize('mode', sorted(MODES))
 def test_openmetrics_counts(aggregator, datadog_agent, mode):
     compare(aggregator, datadog_agent, family(IN_RANGE[:12], openmetrics=True), OM_CONTENT_TYPE, MODES[mode])
+
+
+OPENMETRICS_CHECKS = {
+    'count_differs_past_2_53': ('9007199254740993', '9007199254740993', '9007199254740992'),
+    'count_equal_past_2_53': ('9007199254740993', '9007199254740993', '9007199254740993'),
+    'count_a_float': ('9007199254740993', '9007199254740993', '9007199254740992.0'),
+    'bucket_values_decrease_past_2_53': ('9007199254740993', '9007199254740992', '9007199254740992'),
+    'bucket_values_past_2_63': (str(P63 + 1), str(2 * P63), str(2 * P63)),
+}
+
+
+@pytest.mark.parametrize('case', sorted(OPENMETRICS_CHECKS))
+def test_openmetrics_histogram_checks_compare_exactly(aggregator, datadog_agent, case):
+    """The OpenMetrics parser compares a histogram's bucket values and `_count` as Python does:
+    exactly, an int with a float too."""
+    first, last, count = OPENMETRICS_CHECKS[case]
+    body = (
+        f'# TYPE h histogram\nh_bucket{{le="1.0"}} {first}\nh_bucket{{le="+Inf"}} {last}\n'
+        f'h_count {count}\nh_sum 1\n# EOF\n'
+    ).encode()
+    results = compare(aggregator, datadog_agent, body, OM_CONTENT_TYPE, {})
+    stock_error = results[0][1]
+    assert (stock_error is None) == (case in ('count_equal_past_2_53', 'bucket_values_past_2_63'))
