@@ -47,7 +47,6 @@ STRICT_AGGREGATOR_MODULES = frozenset(
         'test_differences',
         'test_differences_lines',
         'test_series_cache',
-        'test_datadog_v2_suite',
     }
 )
 
