@@ -163,3 +163,16 @@ def test_openmetrics_histogram_checks_compare_exactly(aggregator, datadog_agent,
     results = compare(aggregator, datadog_agent, body, OM_CONTENT_TYPE, {})
     stock_error = results[0][1]
     assert (stock_error is None) == (case in ('count_equal_past_2_53', 'bucket_values_past_2_63'))
+
+
+@pytest.mark.parametrize('value', ['9007199254740993', '9007199254740992', '9007199254740993.0', '-5', '2.9'])
+def test_service_check_values_are_python_ints(aggregator, datadog_agent, value):
+    """A `service_check` transformer looks `int(value)` up in its `status_map`: exactly."""
+    status_map = {'9007199254740993': 'ok', '9007199254740992': 'critical', '-5': 'warning', '2': 'ok'}
+    options = {'metrics': [{'s': {'type': 'service_check', 'status_map': status_map}}]}
+    body = f'# TYPE s gauge\ns {value}\n'.encode()
+    results = run_both(aggregator, datadog_agent, [body] * RUNS, PROM_CONTENT_TYPE, options)
+    for stock_snap, stock_error, our_snap, our_error in results:
+        assert our_error == stock_error is None
+        assert our_snap['service_checks'] == stock_snap['service_checks']
+        assert stock_snap['service_checks']['nvidia_nim.s']
