@@ -5,7 +5,8 @@ A pytest plugin (`-p datadog_v2_adapter`): with `--v2-check native`, wherever th
 `OpenMetricsBaseCheckV2` (its `get_check` helper, or a subclass of their own) they get `V2Check`:
 this check with the generic V2 defaults (no metric map, no label renames, the namespace from the
 class or the instance, the V2 metric limit, no NIM version lookup). With `--v2-check stock` they
-run unchanged, against the stock class. `--v2-results FILE` records each test's outcome;
+run unchanged, against the stock class. `--v2-aggregator strict` puts the Agent-strict aggregator
+(strict_aggregator.py) in front of the stub for both. `--v2-results FILE` records each test's outcome;
 `python tests/datadog_v2_adapter.py STOCK NATIVE` compares two such files: every test must pass
 here, or fail on the stock class too.
 
@@ -41,6 +42,17 @@ def pytest_addoption(parser):
     group = parser.getgroup('datadog-v2')
     group.addoption('--v2-check', choices=('native', 'stock'), default='native')
     group.addoption('--v2-results', default=None)
+    group.addoption('--v2-aggregator', choices=('stub', 'strict'), default='stub')
+
+
+@pytest.fixture(autouse=True)
+def _v2_aggregator(request, monkeypatch):
+    """With `--v2-aggregator strict`, the Agent's argument rules (strict_aggregator.py) in front of
+    the stub aggregator, for the stock class and this check alike."""
+    if request.config.getoption('--v2-aggregator') == 'strict':
+        import strict_aggregator
+
+        strict_aggregator.install(monkeypatch, request.getfixturevalue('aggregator'))
 
 
 def make_v2_check() -> type:
