@@ -211,6 +211,7 @@ OM_CORNER_CASES = {
     'native_histogram_suffixed': (
         b'# TYPE h histogram\nh_bucket{a="1"} {count:1}\n# EOF\n',
         b'# TYPE h histogram\nh_count {count:1}\n# EOF\n',
+        '# TYPE h histogram\nh_count \u00e9{count:1}\n# EOF\n'.encode(),
     ),
 }
 

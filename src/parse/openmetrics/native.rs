@@ -33,8 +33,10 @@ pub(super) fn native_histogram_error(line: &str) -> ScrapeError {
             "the sample name of a native histogram with labels should have no suffixes",
         )
     } else {
+        // the text before the character that precedes the struct's `{`
+        let end = line[..start].char_indices().last().map_or(0, |(at, _)| at);
         (
-            &line[..start - 1],
+            &line[..end],
             "the sample name of a native histogram should have no suffixes",
         )
     };
@@ -156,6 +158,13 @@ mod tests {
             message("h {count:1,sum:1,schema:0,zero_threshold:0,zero_count:0}")
                 .contains("not supported")
         );
+    }
+
+    #[test]
+    fn multibyte_text_before_the_struct() {
+        // Python drops the one character before `{` (here two bytes) from the name
+        assert_eq!(message("h_count \u{e9}{count:1}"), "KeyError: sum");
+        assert_eq!(message("h_count\u{e9} \u{e9}{count:1}"), "KeyError: sum");
     }
 
     #[test]
