@@ -291,6 +291,37 @@ mod tests {
     }
 
     #[test]
+    fn arithmetic_agrees_with_i128() {
+        // fixed pseudo-random values of 0 to 100 bits, both signs
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut step = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut next = || {
+            let (hi, lo, pick) = (step(), step(), step());
+            let bits = (pick % 101) as u32;
+            let wide = (u128::from(hi) << 64) | u128::from(lo);
+            let magnitude = wide.checked_shr(128 - bits).unwrap_or(0) as i128;
+            if pick & 1 == 0 {
+                magnitude
+            } else {
+                -magnitude
+            }
+        };
+        for _ in 0..2000 {
+            let (a, b) = (next(), next());
+            let (x, y) = (big(&a.to_string()), big(&b.to_string()));
+            assert_eq!(x.sub(&y).to_decimal(), (a - b).to_string(), "{a} - {b}");
+            assert_eq!(x.cmp(&y), a.cmp(&b), "{a} <=> {b}");
+            assert_eq!(x.to_f64(), a as f64, "float({a})");
+            assert_eq!(x.to_i64(), i64::try_from(a).ok(), "{a} as i64");
+        }
+    }
+
+    #[test]
     fn conversions() {
         assert_eq!(big("9223372036854775807").to_i64(), Some(i64::MAX));
         assert_eq!(big("-9223372036854775808").to_i64(), Some(i64::MIN));
