@@ -176,3 +176,30 @@ def test_service_check_values_are_python_ints(aggregator, datadog_agent, value):
         assert our_error == stock_error is None
         assert our_snap['service_checks'] == stock_snap['service_checks']
         assert stock_snap['service_checks']['nvidia_nim.s']
+
+
+OVERFLOWING = {
+    # two ints whose difference is past the float range: `float()` of it raises in the
+    # non-cumulative mode (the buckets before it are sent)
+    'int_difference': ('-' + '1' + '0' * 308, '1' + '0' * 308),
+    # two floats whose difference is infinite: `int()` of it raises in distribution mode
+    'float_difference': ('-1.7e308', '1.7e308'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(OVERFLOWING))
+@pytest.mark.parametrize('mode', sorted(MODES))
+def test_differences_past_the_float_range(aggregator, datadog_agent, aggregator_mode, mode, case):
+    low, high = OVERFLOWING[case]
+    body = (
+        f'# TYPE h histogram\nh_bucket{{le="0.5"}} 1\nh_bucket{{le="1.0"}} {low}\n'
+        f'h_bucket{{le="2.0"}} {high}\nh_bucket{{le="+Inf"}} {high}\nh_count 1\nh_sum 1\n'
+    ).encode()
+    results = compare(aggregator, datadog_agent, body, PROM_CONTENT_TYPE, MODES[mode])
+    distributions = mode != 'non_cumulative'
+    if case == 'int_difference':
+        # an exact int in distribution mode: past C long long for the Agent only
+        expected = not distributions or aggregator_mode == 'strict'
+    else:
+        expected = distributions
+    assert any(error is not None for _, error, _, _ in results) == expected
