@@ -18,8 +18,9 @@ REC_METADATA: Final[int]
 
 # (kind, name, value, tags, hostname, flush_first_value or None for the check's own setting)
 _MetricRecord = tuple[int, str, float, list[str], str, bool | None]
-# (REC_BUCKET, name, value, lower bound, upper bound, tags, hostname, multiple_buckets, flush_first_value)
-_BucketRecord = tuple[int, str, float, float, float, list[str], str, bool, bool | None]
+# (REC_BUCKET, name, value, lower bound, upper bound, tags, hostname, multiple_buckets, flush_first_value);
+# the value is an int when the bucket's samples were (exact, as the stock check keeps it), else a float
+_BucketRecord = tuple[int, str, int | float, float, float, list[str], str, bool, bool | None]
 # (REC_SERVICE_CHECK, name, status, hostname)
 _ServiceCheckRecord = tuple[int, str, int, str]
 # (REC_METADATA, transformer id, name, value)
@@ -38,7 +39,8 @@ class _Resolver(Protocol):
     def is_excluded(self, name: str, /) -> bool: ...
 
 # (submit_metric(check, check_id, kind, name, value, tags, hostname, flush_first_value), check,
-#  check_id, namespaced(name) -> submitted name or None, flush_first_value)
+#  check_id, namespaced(name) -> submitted name or None, flush_first_value): metrics go to
+# submit_metric, buckets to check.submit_histogram_bucket, in record order
 _DirectTarget = tuple[Callable[..., object], object, str, Callable[[str], str | None], bool]
 
 class Scraper:

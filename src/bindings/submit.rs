@@ -1,6 +1,8 @@
 //! Submitting records from Python: straight to the aggregator (`submit_metric` by vectorcall,
-//! with the Python names, tag lists and floats of each series built once and reused), or as
-//! tuples for the check's own AgentCheck calls. Records arrive in batches while a scrape runs.
+//! with the Python names, tag lists and floats of each series built once and reused; buckets
+//! through the check's `submit_histogram_bucket`, in record order), or as tuples for the check's
+//! own AgentCheck calls. Records arrive in batches while a scrape runs. A bucket count is an exact
+//! Python `int` when its samples were integers.
 
 use std::collections::HashMap;
 
