@@ -6,8 +6,12 @@ use std::fmt::Write;
 
 use crate::text::{py_repr, py_strip};
 
+pub mod int;
+
+use int::{BigInt, FLOAT_EXACT_LIMIT};
+
 /// A number read the way the stock parsers read sample values: `int()` first, then `float()`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Num {
     /// The value as Python's `float(value)` gives it (correctly rounded).
     pub value: f64,
@@ -15,6 +19,127 @@ pub struct Num {
     pub is_int: bool,
     /// An `int` too large for a float: using it as a float raises `OverflowError`.
     pub overflow: bool,
+    /// The exact value of an `int` of magnitude 2^53 or more (past it `value` may be rounded);
+    /// `None` for smaller ints (exact in `value`), floats and overflowing ints.
+    pub exact: Option<Box<BigInt>>,
+}
+
+impl Num {
+    /// A float sample value.
+    pub fn float(value: f64) -> Self {
+        Num {
+            value,
+            is_int: false,
+            overflow: false,
+            exact: None,
+        }
+    }
+
+    /// An int sample value read from `text` (stripped, ASCII digits, Python's int grammar) whose
+    /// float is `value`.
+    pub fn int(text: &str, value: f64) -> Self {
+        let overflow = value.is_infinite();
+        let exact = if !overflow && value.abs() >= FLOAT_EXACT_LIMIT {
+            BigInt::from_decimal(text).map(Box::new)
+        } else {
+            None
+        };
+        Num {
+            value,
+            is_int: true,
+            overflow,
+            exact,
+        }
+    }
+
+    /// The exact Python `int` this value is, `None` for a float.
+    pub fn to_int(&self) -> Option<BigInt> {
+        if !self.is_int || self.overflow {
+            return None;
+        }
+        match &self.exact {
+            Some(n) => Some(n.as_ref().clone()),
+            None => BigInt::from_integral_f64(self.value),
+        }
+    }
+
+    /// Python's comparison of two sample values (exact between an `int` and a `float` too);
+    /// `None` when either is NaN.
+    pub fn py_cmp(&self, other: &Num) -> Option<std::cmp::Ordering> {
+        let rough = self.value.partial_cmp(&other.value)?;
+        if rough != std::cmp::Ordering::Equal || (self.exact.is_none() && other.exact.is_none()) {
+            return Some(rough);
+        }
+        // equal as floats, at least one a wide int: the float of the other is integral here
+        let exact = |n: &Num| n.to_int().or_else(|| BigInt::from_integral_f64(n.value));
+        Some(exact(self)?.cmp(&exact(other)?))
+    }
+}
+
+/// A number as the stock check holds it once read: a Python `int` (exact, unbounded) or a
+/// `float`. Histogram decumulation subtracts these as Python does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PyNum {
+    Int(i64),
+    /// An int outside the `i64` range.
+    Big(Box<BigInt>),
+    Float(f64),
+}
+
+impl PyNum {
+    /// The number a sample value is (its `float` when `int()` did not read it).
+    pub fn of(num: &Num) -> Self {
+        if !num.is_int || num.overflow {
+            return PyNum::Float(num.value);
+        }
+        match &num.exact {
+            Some(n) => PyNum::from_big(n.as_ref().clone()),
+            // below 2^53 in magnitude: exact as a float, and in range
+            None => PyNum::Int(num.value as i64),
+        }
+    }
+
+    fn from_big(n: BigInt) -> Self {
+        match n.to_i64() {
+            Some(v) => PyNum::Int(v),
+            None => PyNum::Big(Box::new(n)),
+        }
+    }
+
+    fn to_big(&self) -> Option<BigInt> {
+        match self {
+            PyNum::Int(v) => Some(BigInt::from_i64(*v)),
+            PyNum::Big(n) => Some(n.as_ref().clone()),
+            PyNum::Float(_) => None,
+        }
+    }
+
+    /// `float(x)`: correctly rounded; infinite where Python raises `OverflowError`.
+    pub fn to_f64(&self) -> f64 {
+        match self {
+            // `as` rounds to nearest, ties to even, as `float(int)` does
+            PyNum::Int(v) => *v as f64,
+            PyNum::Big(n) => n.to_f64(),
+            PyNum::Float(v) => *v,
+        }
+    }
+
+    /// `self - other` as Python computes it: exact between two ints, else in floats.
+    pub fn sub(&self, other: &PyNum) -> PyNum {
+        match (self, other) {
+            (PyNum::Int(a), PyNum::Int(b)) => match a.checked_sub(*b) {
+                Some(d) => PyNum::Int(d),
+                None => PyNum::from_big(BigInt::from_i64(*a).sub(&BigInt::from_i64(*b))),
+            },
+            (PyNum::Float(_), _) | (_, PyNum::Float(_)) => {
+                PyNum::Float(self.to_f64() - other.to_f64())
+            }
+            _ => match (self.to_big(), other.to_big()) {
+                (Some(a), Some(b)) => PyNum::from_big(a.sub(&b)),
+                _ => PyNum::Float(self.to_f64() - other.to_f64()),
+            },
+        }
+    }
 }
 
 /// Checks the decimal-digit grammar `digit (['_'] digit)*`; returns the index after it.
@@ -146,15 +271,20 @@ pub fn py_float(s: &str) -> Option<f64> {
 const INT_MAX_STR_DIGITS: usize = 4300;
 
 /// Python `int(s)` converted with `float()`: `None` where `int()` raises (past 4300 digits too).
-/// The flag says the int is too large for a float.
-fn py_int_as_float(s: &str) -> Option<(f64, bool)> {
+/// The text returned is the literal `int()` read.
+fn py_int_as_float(s: &str) -> Option<(f64, Cow<'_, str>)> {
     let t = number_text(s)?;
     if !is_py_int_literal(&t) || t.bytes().filter(u8::is_ascii_digit).count() > INT_MAX_STR_DIGITS {
         return None;
     }
     // an int has no sign of zero: int("-0") is 0
     let v = parse_checked_float(&t) + 0.0;
-    Some((v, v.is_infinite()))
+    Some((v, t))
+}
+
+/// Whether Python's `int(s)` reads `s` (base 10, whitespace around, `_` between digits).
+pub fn py_int_reads(s: &str) -> bool {
+    py_int_as_float(s).is_some()
 }
 
 /// The stock `_parse_value`: rejects padding and `_`, then tries `int()`, then `float()`.
@@ -163,19 +293,11 @@ pub fn parse_sample_value(s: &str) -> Result<Num, String> {
     if py_strip(s).len() != s.len() || s.contains('_') {
         return Err(format!("Invalid value: {}", py_repr(s)));
     }
-    if let Some((value, overflow)) = py_int_as_float(s) {
-        return Ok(Num {
-            value,
-            is_int: true,
-            overflow,
-        });
+    if let Some((value, text)) = py_int_as_float(s) {
+        return Ok(Num::int(&text, value));
     }
     match py_float(s) {
-        Some(value) => Ok(Num {
-            value,
-            is_int: false,
-            overflow: false,
-        }),
+        Some(value) => Ok(Num::float(value)),
         None => Err(float_error(s)),
     }
 }

@@ -493,11 +493,7 @@ mod tests {
         let mut labels = Labels::new();
         labels.set(Cow::Borrowed("model_name"), Cow::Borrowed(model));
         labels.set(Cow::Borrowed("le"), Cow::Borrowed(le));
-        let value = Num {
-            value: v,
-            is_int: false,
-            overflow: false,
-        };
+        let value = Num::float(v);
         Sample::parsed(Cow::Borrowed(name), labels, "", value)
     }
 
@@ -590,11 +586,7 @@ mod tests {
                 labels.set(Cow::Borrowed("engine"), Cow::Borrowed(*engine));
                 labels.set(Cow::Borrowed("model_name"), Cow::Borrowed(*model));
                 labels.set(Cow::Borrowed("le"), Cow::Borrowed(*le));
-                let value = Num {
-                    value: *v,
-                    is_int: false,
-                    overflow: false,
-                };
+                let value = Num::float(*v);
                 samples.push(Sample::parsed(
                     Cow::Borrowed("ttft_seconds_bucket"),
                     labels,

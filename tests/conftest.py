@@ -1,9 +1,11 @@
 """Fixtures shared by the test modules (the stub `aggregator`, `datadog_agent` and `dd_run_check`
 fixtures come from datadog_checks_dev's pytest plugin)."""
 
+import inspect
 import time
 
 import pytest
+import strict_aggregator
 from common import PayloadServer
 
 from datadog_checks.nvidia_nim.emulator import NimEmulator
@@ -34,3 +36,36 @@ def stamp_aggregator_resets(aggregator, monkeypatch):
 
     monkeypatch.setattr(aggregator, 'reset', stamped_reset)
     aggregator.reset_at = time.time()
+
+
+# The modules whose tests run twice: with the stub aggregator alone, and with the Agent-strict
+# aggregator in front of it (strict_aggregator.py), for the stock check and this one alike.
+STRICT_AGGREGATOR_MODULES = frozenset(
+    {
+        'test_bucket_counts',
+        'test_same_as_stock',
+        'test_deliberate_differences',
+        'test_deliberate_differences_in_lines',
+        'test_series_cache',
+    }
+)
+
+
+def pytest_generate_tests(metafunc):
+    takes_aggregator = 'aggregator' in inspect.signature(metafunc.function).parameters
+    if metafunc.module.__name__ in STRICT_AGGREGATOR_MODULES and takes_aggregator:
+        metafunc.parametrize('aggregator_mode', ['stub', 'strict'], indirect=True)
+
+
+@pytest.fixture
+def aggregator_mode(request):
+    """`stub`: datadog-checks-base's stub aggregator as it is; `strict`: the Agent's argument
+    rules in front of it."""
+    return getattr(request, 'param', 'stub')
+
+
+@pytest.fixture
+def aggregator(aggregator, aggregator_mode, monkeypatch):
+    if aggregator_mode == 'strict':
+        strict_aggregator.install(monkeypatch, aggregator)
+    return aggregator

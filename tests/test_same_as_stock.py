@@ -201,6 +201,19 @@ OM_CORNER_CASES = {
     'uncanonical_inf': b'# TYPE h histogram\nh_bucket{le="+inf"} 1\nh_count 1\nh_sum 1\n# EOF\n',
     'summary_quantiles': b'# TYPE s summary\ns{quantile="0.5"} 1\ns_sum 1\ns_count 1\n# EOF\n',
     'bad_quantile': b'# TYPE s summary\ns{quantile="2"} 1\n# EOF\n',
+    # lines of a histogram family read as native-histogram samples, malformed
+    'native_histogram_without_count': b'# TYPE h histogram\nh_buck t{a="3"} 4\n# EOF\n',
+    'native_histogram_unclosed': b'# TYPE g gauge\ng 1\n# TYPE h histogram\nh {count:1\n# EOF\n',
+    'native_histogram_bad_values': (
+        b'# TYPE h histogram\nh {count:x}\n# EOF\n',
+        b'# TYPE h histogram\nh {count: 2 ,sum:y}\n# EOF\n',
+        b'# TYPE h histogram\nh{a="1"} {count:1,sum:1,schema:0,zero_threshold:0}\n# EOF\n',
+    ),
+    'native_histogram_suffixed': (
+        b'# TYPE h histogram\nh_bucket{a="1"} {count:1}\n# EOF\n',
+        b'# TYPE h histogram\nh_count {count:1}\n# EOF\n',
+        '# TYPE h histogram\nh_count \u00e9{count:1}\n# EOF\n'.encode(),
+    ),
 }
 
 

@@ -18,8 +18,9 @@ REC_METADATA: Final[int]
 
 # (kind, name, value, tags, hostname, flush_first_value or None for the check's own setting)
 _MetricRecord = tuple[int, str, float, list[str], str, bool | None]
-# (REC_BUCKET, name, value, lower bound, upper bound, tags, hostname, multiple_buckets, flush_first_value)
-_BucketRecord = tuple[int, str, float, float, float, list[str], str, bool, bool | None]
+# (REC_BUCKET, name, value, lower bound, upper bound, tags, hostname, multiple_buckets, flush_first_value);
+# the value is an int when the bucket's samples were (exact, as the stock check keeps it), else a float
+_BucketRecord = tuple[int, str, int | float, float, float, list[str], str, bool, bool | None]
 # (REC_SERVICE_CHECK, name, status, hostname)
 _ServiceCheckRecord = tuple[int, str, int, str]
 # (REC_METADATA, transformer id, name, value)
@@ -38,10 +39,11 @@ class _Resolver(Protocol):
     def is_excluded(self, name: str, /) -> bool: ...
 
 class AggregatorTarget:
-    """Where `Scraper.scrape` submits gauge, rate and monotonic_count records itself, straight to
-    the Agent's aggregator: `submit_metric(check, check_id, kind, name, value, tags, hostname,
-    flush_first_value)`, `namespaced(name)` (the submitted name, or None when `metric_patterns`
-    drops it) and the check's `flush_first_value`."""
+    """Where `Scraper.scrape` submits records itself, in record order: gauge, rate and
+    monotonic_count straight to the Agent's aggregator with `submit_metric(check, check_id, kind,
+    name, value, tags, hostname, flush_first_value)`, histogram buckets through
+    `check.submit_histogram_bucket`; `namespaced(name)` is the submitted name (None when
+    `metric_patterns` drops it), `flush_first_value` the check's."""
 
     def __init__(
         self,

@@ -109,10 +109,11 @@ impl Resolve for PyResolver<'_> {
 /// The largest body buffer kept from one scrape to the next.
 const BODY_BUFFER_KEPT: usize = 32 << 20;
 
-/// Where the metric records of a scrape go straight to the Agent's aggregator, without the
-/// AgentCheck API: `submit_metric(check, check_id, kind, name, value, tags, hostname,
-/// flush_first_value)`, `namespaced(name)` (the submitted name, or None when `metric_patterns`
-/// drops it) and the check's `flush_first_value`.
+/// Where the records of a scrape go without passing through Python tuples, in record order:
+/// gauge, rate and monotonic_count records straight to the Agent's aggregator with
+/// `submit_metric(check, check_id, kind, name, value, tags, hostname, flush_first_value)`,
+/// histogram buckets through `check.submit_histogram_bucket`; `namespaced(name)` is the submitted
+/// name (None when `metric_patterns` drops it), `flush_first_value` the check's.
 #[pyclass(frozen, module = "datadog_checks.nvidia_nim._core")]
 pub struct AggregatorTarget {
     submit_metric: Py<PyAny>,

@@ -1,13 +1,16 @@
 //! Submitting records from Python: straight to the aggregator (`submit_metric` by vectorcall,
-//! with the Python names, tag lists and floats of each series built once and reused), or as
-//! tuples for the check's own AgentCheck calls. Records arrive in batches while a scrape runs.
+//! with the Python names, tag lists and floats of each series built once and reused; buckets
+//! through the check's `submit_histogram_bucket`, in record order), or as tuples for the check's
+//! own AgentCheck calls. Records arrive in batches while a scrape runs. A bucket count is an exact
+//! Python `int` when its samples were integers.
 
 use std::collections::HashMap;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 
+use crate::number::PyNum;
 use crate::transform::record::{BucketRecord, Method, MetricRecord, Record, TagList};
 use crate::transform::FamilyTransformer;
 
@@ -201,6 +204,15 @@ pub(super) fn method_codes(py: Python<'_>) -> PyResult<[Py<PyAny>; 3]> {
     ])
 }
 
+/// A number as the stock check holds it: a Python `int` (exact, any size) or `float`.
+fn py_number<'py>(py: Python<'py>, n: &PyNum) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match n {
+        PyNum::Int(v) => v.into_pyobject(py)?.into_any(),
+        PyNum::Big(big) => py.get_type::<PyInt>().call1((big.to_decimal(),))?,
+        PyNum::Float(v) => PyFloat::new(py, *v).into_any(),
+    })
+}
+
 /// `submit_metric(check, check_id, type, name, value, tags, hostname, flush_first_value)`, with
 /// `objects` the name, value, tag list and hostname (borrowed: the caller keeps them alive).
 fn submit_metric(
@@ -378,8 +390,54 @@ impl PyCaches {
                 submit_metric(py, direct, *method, objects, flush)?;
                 Ok(true)
             }
+            Record::Bucket(bucket) => {
+                self.submit_bucket(py, direct, bucket, flush)?;
+                Ok(true)
+            }
             _ => Ok(false),
         }
+    }
+
+    /// `check.submit_histogram_bucket(...)` as the check's own submission makes it (`lower or
+    /// 0`, `upper or 0`), in record order: a bucket the Agent refuses fails the run before the
+    /// records after it, as in the stock check.
+    fn submit_bucket(
+        &mut self,
+        py: Python<'_>,
+        direct: &DirectTarget,
+        bucket: &BucketRecord,
+        flush: Option<bool>,
+    ) -> PyResult<()> {
+        let bound = |v: f64| -> PyResult<Bound<'_, PyAny>> {
+            Ok(if v == 0.0 {
+                0i64.into_pyobject(py)?.into_any()
+            } else {
+                PyFloat::new(py, v).into_any()
+            })
+        };
+        let tags = self.tag_list(py, &bucket.tags)?;
+        let args = (
+            bucket.name.as_ref(),
+            py_number(py, &bucket.value)?,
+            bound(bucket.lower)?,
+            bound(bucket.upper)?,
+            true,
+            bucket.hostname.as_str(),
+            tags,
+        );
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(
+            "flush_first_value",
+            flush.unwrap_or(direct.flush_first_value),
+        )?;
+        if bucket.multiple {
+            kwargs.set_item("multiple_buckets", true)?;
+        }
+        direct
+            .check
+            .bind(py)
+            .call_method("submit_histogram_bucket", args, Some(&kwargs))?;
+        Ok(())
     }
 
     /// Submits a cached series' value with the slot's own objects, borrowed for the call (the
@@ -435,6 +493,38 @@ impl PyCaches {
         submit_metric(py, direct, entry.method, objects, flush)
     }
 
+    /// A bucket record's tuple: the count an exact Python `int` when it is one (see `py_number`).
+    fn bucket_record<'py>(
+        &mut self,
+        py: Python<'py>,
+        bucket: &BucketRecord,
+        flush: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let BucketRecord {
+            name,
+            value,
+            lower,
+            upper,
+            tags,
+            hostname,
+            multiple,
+        } = bucket;
+        let tags = self.tag_list(py, tags)?;
+        Ok((
+            REC_BUCKET,
+            name.as_ref(),
+            py_number(py, value)?,
+            *lower,
+            *upper,
+            tags,
+            hostname.as_str(),
+            *multiple,
+            flush,
+        )
+            .into_pyobject(py)?
+            .into_any())
+    }
+
     fn record<'py>(
         &mut self,
         py: Python<'py>,
@@ -476,31 +566,7 @@ impl PyCaches {
                     .into_pyobject(py)?
                     .into_any()
             }
-            Record::Bucket(bucket) => {
-                let BucketRecord {
-                    name,
-                    value,
-                    lower,
-                    upper,
-                    tags,
-                    hostname,
-                    multiple,
-                } = bucket.as_ref();
-                let tags = self.tag_list(py, tags)?;
-                (
-                    REC_BUCKET,
-                    name.as_ref(),
-                    *value,
-                    *lower,
-                    *upper,
-                    tags,
-                    hostname.as_str(),
-                    *multiple,
-                    flush,
-                )
-                    .into_pyobject(py)?
-                    .into_any()
-            }
+            Record::Bucket(bucket) => self.bucket_record(py, bucket, flush)?,
             Record::ServiceCheck(check) => (
                 REC_SERVICE_CHECK,
                 check.name.as_ref(),

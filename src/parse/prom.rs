@@ -51,10 +51,10 @@ fn simple_value(s: &str) -> Option<Num> {
     let is_int = is_int && b.len() - usize::from(b.first() == Some(&b'-')) <= 4300;
     // `+ 0.0`: an int has no sign of zero (int("-0") is 0)
     let value = t.parse::<f64>().ok()? + if is_int { 0.0 } else { -0.0 };
-    Some(Num {
-        value,
-        is_int,
-        overflow: is_int && value.is_infinite(),
+    Some(if is_int {
+        Num::int(t, value)
+    } else {
+        Num::float(value)
     })
 }
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
+use crate::number::PyNum;
 
 use super::config::{ScraperConfig, TransformKind, Transformer};
 use super::prepare::{missing_upper_bound, Prepared};
@@ -103,13 +104,16 @@ pub(crate) fn emit_other(
 ) -> ScrapeResult<()> {
     match &transformer.kind {
         TransformKind::ServiceCheck(status_map) => {
-            // int() truncates toward zero
-            let key = p.sample.value.value.trunc();
-            let status = if key.abs() < 9.2e18 {
-                status_map.get(&(key as i64)).copied().unwrap_or(3)
-            } else {
-                3
+            // int() truncates toward zero; an int sample is its own exact value
+            let key = match PyNum::of(&p.sample.value) {
+                PyNum::Int(v) => Some(v),
+                PyNum::Big(_) => None,
+                PyNum::Float(v) => {
+                    let t = v.trunc();
+                    (t.abs() < 9.2e18).then_some(t as i64)
+                }
             };
+            let status = key.and_then(|k| status_map.get(&k).copied()).unwrap_or(3);
             out.push(Record::ServiceCheck(Box::new(ServiceCheckRecord {
                 name: names.base.clone(),
                 status,

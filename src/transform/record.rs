@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::number::PyNum;
+
 /// The AgentCheck submission method a metric record goes through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -41,7 +43,9 @@ pub struct MetricRecord {
 #[derive(Clone, Debug, PartialEq)]
 pub struct BucketRecord {
     pub name: Arc<str>,
-    pub value: f64,
+    /// The decumulated count as the stock check hands it over: an exact integer when the
+    /// samples were integers, else a float (which `submit_histogram_bucket` truncates).
+    pub value: PyNum,
     pub lower: f64,
     pub upper: f64,
     pub tags: TagList,

@@ -129,11 +129,7 @@ mod tests {
         if let Some(p) = priority {
             labels.set(Cow::Borrowed("priority"), Cow::Borrowed(p));
         }
-        let value = Num {
-            value: 3.0,
-            is_int: false,
-            overflow: false,
-        };
+        let value = Num::float(3.0);
         Sample::parsed(Cow::Borrowed("q"), labels, "", value)
     }
 

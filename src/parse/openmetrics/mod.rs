@@ -1,9 +1,11 @@
 //! OpenMetrics 1.0 text, read exactly as the stock check reads it: prometheus_client's strict
 //! OpenMetrics parser with the per-sample parsing the stock check patches in.
 
+mod native;
 mod sample;
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use sample::{is_native_histogram_line, parse_sample};
@@ -94,56 +96,99 @@ fn group_for_sample(sample: &Sample<'_>, name: &str, typ: MetricType) -> Vec<(St
     g
 }
 
-/// `_check_histogram`: bucket order, `+Inf` bucket, `_count`/`_sum` consistency per group.
-fn check_histogram(samples: &[Sample<'_>], name: &str) -> ScrapeResult<()> {
-    struct State {
-        count: Option<f64>,
-        bucket: Option<f64>,
-        negative_buckets: bool,
-        has_sum: bool,
-        has_gsum: bool,
-        negative_gsum: bool,
-        value: f64,
+/// What `_check_histogram` tracks of one group of a histogram's samples. Sample values are
+/// compared as Python compares them (an `int` exactly, past 2^53 too).
+struct HistogramGroup {
+    count: Option<Num>,
+    bucket: Option<f64>,
+    negative_buckets: bool,
+    has_sum: bool,
+    has_gsum: bool,
+    negative_gsum: bool,
+    value: Num,
+}
+
+impl HistogramGroup {
+    fn new() -> Self {
+        HistogramGroup {
+            count: None,
+            bucket: None,
+            negative_buckets: false,
+            has_sum: false,
+            has_gsum: false,
+            negative_gsum: false,
+            value: Num::int("0", 0.0),
+        }
     }
-    let fresh = || State {
-        count: None,
-        bucket: None,
-        negative_buckets: false,
-        has_sum: false,
-        has_gsum: false,
-        negative_gsum: false,
-        value: 0.0,
-    };
-    let do_checks = |s: &State| -> ScrapeResult<()> {
+
+    /// One sample of the group (`suffix`: `_bucket`, `_count`, ...).
+    fn read(&mut self, s: &Sample<'_>, suffix: &str, name: &str) -> ScrapeResult<()> {
+        match suffix {
+            "_bucket" => {
+                let le = s.labels.get("le").unwrap_or("");
+                let b = py_float(le).ok_or_else(|| ScrapeError::value(float_error(le)))?;
+                if b < 0.0 {
+                    self.negative_buckets = true;
+                }
+                if self.bucket.is_some_and(|prev| b <= prev) {
+                    return Err(ScrapeError::value(format!("Buckets out of order: {name}")));
+                }
+                if s.value.py_cmp(&self.value) == Some(Ordering::Less) {
+                    return Err(ScrapeError::value(format!(
+                        "Bucket values out of order: {name}"
+                    )));
+                }
+                self.bucket = Some(b);
+                self.value = s.value.clone();
+            }
+            "_count" | "_gcount" => self.count = Some(s.value.clone()),
+            "_sum" => self.has_sum = true,
+            "_gsum" => {
+                self.has_gsum = true;
+                if s.value.value < 0.0 {
+                    self.negative_gsum = true;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// `do_checks`: the group is complete.
+    fn finish(&self, name: &str) -> ScrapeResult<()> {
         let err = |m: &str| Err(ScrapeError::value(format!("{m}{name}")));
-        if s.bucket != Some(f64::INFINITY) {
+        if self.bucket != Some(f64::INFINITY) {
             return err("+Inf bucket missing: ");
         }
-        if let Some(count) = s.count {
-            if s.value != count {
+        if let Some(count) = &self.count {
+            if self.value.py_cmp(count) != Some(Ordering::Equal) {
                 return err("Count does not match +Inf value: ");
             }
         }
-        if s.has_sum && s.count.is_none() {
+        if self.has_sum && self.count.is_none() {
             return err("_count must be present if _sum is present: ");
         }
-        if s.has_gsum && s.count.is_none() {
+        if self.has_gsum && self.count.is_none() {
             return err("_gcount must be present if _gsum is present: ");
         }
-        if !(s.has_sum || s.has_gsum) && s.count.is_some() {
+        if !(self.has_sum || self.has_gsum) && self.count.is_some() {
             return err("_sum/_gsum must be present if _count is present: ");
         }
-        if s.negative_buckets && s.has_sum {
+        if self.negative_buckets && self.has_sum {
             return err("Cannot have _sum with negative buckets: ");
         }
-        if !s.negative_buckets && s.negative_gsum {
+        if !self.negative_buckets && self.negative_gsum {
             return err("Cannot have negative _gsum with non-negative buckets: ");
         }
         Ok(())
-    };
+    }
+}
+
+/// `_check_histogram`: bucket order, `+Inf` bucket, `_count`/`_sum` consistency per group.
+fn check_histogram(samples: &[Sample<'_>], name: &str) -> ScrapeResult<()> {
     let mut group: Option<Vec<(String, String)>> = None;
     let mut timestamp: Option<Timestamp> = None;
-    let mut state = fresh();
+    let mut state = HistogramGroup::new();
     for s in samples {
         let suffix = suffix_of(&s.name, name);
         if suffix.is_empty() {
@@ -154,45 +199,16 @@ fn check_histogram(samples: &[Sample<'_>], name: &str) -> ScrapeResult<()> {
             || timestamps_differ(&s.timestamp.as_deref().copied(), &timestamp)
         {
             if group.is_some() {
-                do_checks(&state)?;
+                state.finish(name)?;
             }
-            state = fresh();
+            state = HistogramGroup::new();
         }
         group = Some(g);
         timestamp = s.timestamp.as_deref().copied();
-        match suffix {
-            "_bucket" => {
-                let le = s.labels.get("le").unwrap_or("");
-                let b = py_float(le).ok_or_else(|| ScrapeError::value(float_error(le)))?;
-                if b < 0.0 {
-                    state.negative_buckets = true;
-                }
-                if let Some(prev) = state.bucket {
-                    if b <= prev {
-                        return Err(ScrapeError::value(format!("Buckets out of order: {name}")));
-                    }
-                }
-                if s.value.value < state.value {
-                    return Err(ScrapeError::value(format!(
-                        "Bucket values out of order: {name}"
-                    )));
-                }
-                state.bucket = Some(b);
-                state.value = s.value.value;
-            }
-            "_count" | "_gcount" => state.count = Some(s.value.value),
-            "_sum" => state.has_sum = true,
-            "_gsum" => {
-                state.has_gsum = true;
-                if s.value.value < 0.0 {
-                    state.negative_gsum = true;
-                }
-            }
-            _ => {}
-        }
+        state.read(s, suffix, name)?;
     }
     if group.is_some() {
-        do_checks(&state)?;
+        state.finish(name)?;
     }
     Ok(())
 }
@@ -408,9 +424,7 @@ impl<'a> Parser<'a, '_, '_> {
             .as_ref()
             .is_some_and(|c| c.typ() == MetricType::Histogram);
         if is_histogram && is_native_histogram_line(line)? {
-            return Err(ScrapeError::value(format!(
-                "Native histogram samples are not supported: {line}"
-            )));
+            return Err(native::native_histogram_error(line));
         }
         let sample = parse_sample(line)?;
         let allowed = self
