@@ -2,8 +2,7 @@
 and our check run on the same bytes from the same loopback endpoint, three runs in a row, and
 must leave identical records in the stub aggregator (metrics with flush_first_value, histogram
 buckets, service checks, metadata, issues, warnings), make identical HTTP requests and end with
-identical run errors. Deliberate differences are pinned in test_deliberate_differences.py; known gaps that
-need the Rust core are strict expected failures (CORE_MISMATCHES)."""
+identical run errors. Deliberate differences are pinned in test_deliberate_differences.py."""
 
 import copy
 import functools
@@ -1334,20 +1333,6 @@ LAZY_PIPELINE_CASES = {
 @pytest.mark.parametrize('case', sorted(LAZY_PIPELINE_CASES))
 def test_lazy_pipeline(aggregator, datadog_agent, case):
     content_type, body, options = LAZY_PIPELINE_CASES[case]
-    assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
-
-
-CORE_MISMATCHES = {
-    # a malformed histogram sample: the stock error is `'count'`, here `Native histogram samples
-    # are not supported: ...`
-    'openmetrics_malformed_histogram_sample': (OM_CONTENT_TYPE, b'# TYPE h histogram\nh_buck t{a="3"} 4\n# EOF\n', {}),
-}
-
-
-@pytest.mark.xfail(strict=True, reason='needs the Rust core (see CORE_MISMATCHES)')
-@pytest.mark.parametrize('case', sorted(CORE_MISMATCHES))
-def test_known_core_mismatches(aggregator, datadog_agent, case):
-    content_type, body, options = CORE_MISMATCHES[case]
     assert_identical(run_both(aggregator, datadog_agent, [body] * RUNS, content_type, {**CATCH_ALL, **options}))
 
 

@@ -149,7 +149,7 @@ def test_direct_submission_goes_through_the_double(aggregator, monkeypatch, payl
     payload_server.body = fixture_bytes('nim_metrics.txt')
     check = NvidiaNIMCheck('nvidia_nim', {}, [{'openmetrics_endpoint': payload_server.base_url + '/metrics'}])
     assert check.run() == ''
-    assert check._fast_path()
+    assert check._aggregator_target() is not None
     recorded = sum(len(aggregator.metrics(name)) for name in aggregator.metric_names)
     assert recorded > 30 and len(seen) == recorded
 
