@@ -11,7 +11,7 @@ use std::time::Instant;
 use nvidia_nim_core::error::ScrapeResult;
 use nvidia_nim_core::model::{Family, MetricType};
 use nvidia_nim_core::scrape::{scrape, Format, ScraperState};
-use nvidia_nim_core::transform::config::{ScraperConfig, TransformKind, Transformer};
+use nvidia_nim_core::transform::config::{MetricSpec, ScraperConfig, TransformKind};
 use nvidia_nim_core::transform::Resolve;
 
 const FIXTURE: &str = include_str!("../tests/fixtures/nim_metrics.txt");
@@ -120,7 +120,7 @@ impl DefaultMap {
 }
 
 impl Resolve for DefaultMap {
-    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>> {
+    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<MetricSpec>>> {
         let Some((name, elapsed)) = self.map.get(family.name.as_ref()) else {
             return Ok(None);
         };
@@ -132,7 +132,7 @@ impl Resolve for DefaultMap {
             (_, MetricType::Summary) => TransformKind::Summary,
             _ => return Ok(None),
         };
-        Ok(Some(Arc::new(Transformer {
+        Ok(Some(Arc::new(MetricSpec {
             kind,
             name: name.to_string(),
             id: 0,

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use crate::model::{Family, Labels};
 use crate::number::py_float;
-use crate::transform::config::{PercentileConfig, ScraperConfig, TransformKind, Transformer};
+use crate::transform::config::{MetricSpec, PercentileConfig, ScraperConfig, TransformKind};
 use crate::transform::record::{Method, MetricRecord, Record, TagList};
 use crate::transform::tags::{build_label_tags, hostname_for, LabelView, NumberCache};
 
@@ -119,21 +119,21 @@ impl Group {
 pub fn observe(
     config: &ScraperConfig,
     state: &mut PercentileState,
-    transformer: &Transformer,
+    spec: &MetricSpec,
     family: &mut Family<'_>,
     out: &mut Vec<Record>,
 ) {
     let options = &config.percentiles;
     if !options.is_enabled()
-        || transformer.kind != TransformKind::Histogram
-        || !options.histograms.contains(&transformer.name)
+        || spec.kind != TransformKind::Histogram
+        || !options.histograms.contains(&spec.name)
     {
         return;
     }
     // the series cache may have spared the family its label parsing
     family.ensure_labels();
-    let (members, mut groups) = collect_series(config, state, &transformer.name, family);
-    let names = state.names(options, &transformer.name);
+    let (members, mut groups) = collect_series(config, state, &spec.name, family);
+    let names = state.names(options, &spec.name);
     if state.series.len() + members.len() > SERIES_LIMIT {
         state.series.clear();
     }
@@ -511,14 +511,14 @@ mod tests {
         }
     }
 
-    fn setup() -> (ScraperConfig, Transformer, PercentileState) {
+    fn setup() -> (ScraperConfig, MetricSpec, PercentileState) {
         let mut config = ScraperConfig::with_static_tags(vec!["endpoint:e".into()]);
         config.percentiles = PercentileConfig {
             quantiles: vec![(0.5, "p50".into()), (0.99, "p99".into())],
             histograms: vec!["time_to_first_token.seconds".into()],
             by_labels: None,
         };
-        let transformer = Transformer {
+        let transformer = MetricSpec {
             kind: TransformKind::Histogram,
             name: "time_to_first_token.seconds".into(),
             id: 0,

@@ -10,7 +10,7 @@ use crate::percentiles::{self, PercentileState};
 use crate::transform::config::ScraperConfig;
 use crate::transform::record::Record;
 use crate::transform::share::{ShareSource, TARGET_INFO};
-use crate::transform::{FamilyTransformer, Resolve, Spill, SPILL_BATCH};
+use crate::transform::{Handover, Resolve, Transformer, HANDOVER_BATCH};
 
 /// The exposition format a body is read as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,47 +69,48 @@ pub struct FirstScrape {
 /// counts `latency_percentiles` compares.
 #[derive(Default)]
 pub struct ScraperState {
-    pub transformer: FamilyTransformer,
+    pub transformer: Transformer,
     pub percentiles: PercentileState,
 }
 
 /// Takes the records of a scrape while it runs, in order, and empties the vector: the `Option`
 /// is the `flush_first_value` of the held-back families' records (`use_process_start_time`),
 /// `None` for all others. An error stops the scrape.
-pub type Flush<'f> =
-    &'f mut dyn FnMut(&mut Vec<Record>, Option<bool>, &FamilyTransformer) -> ScrapeResult<()>;
+pub type HandoverFn<'f> =
+    &'f mut dyn FnMut(&mut Vec<Record>, Option<bool>, &Transformer) -> ScrapeResult<()>;
 
-/// The optional flush of a streaming scrape; after a failed flush nothing more is flushed.
-struct Stream<'f> {
-    flush: Option<Flush<'f>>,
+/// The optional hand-over of a streaming scrape, by batches; after a failed hand-over nothing
+/// more is handed over.
+struct BatchHandover<'f> {
+    hand_over: Option<HandoverFn<'f>>,
     failed: bool,
     /// The `flush_first_value` of the records now being made (the held-back families').
     held: Option<bool>,
 }
 
-impl Stream<'_> {
-    /// Flushes `records` when they are a full batch, or whatever there is when `all`.
+impl BatchHandover<'_> {
+    /// Hands `records` over when they are a full batch, or whatever there is when `all`.
     fn batch(
         &mut self,
         records: &mut Vec<Record>,
-        transformer: &FamilyTransformer,
+        transformer: &Transformer,
         all: bool,
     ) -> ScrapeResult<()> {
-        let Some(flush) = self.flush.as_mut() else {
+        let Some(hand_over) = self.hand_over.as_mut() else {
             return Ok(());
         };
-        if self.failed || records.is_empty() || (!all && records.len() < SPILL_BATCH) {
+        if self.failed || records.is_empty() || (!all && records.len() < HANDOVER_BATCH) {
             return Ok(());
         }
-        flush(records, self.held, transformer).inspect_err(|_| self.failed = true)
+        hand_over(records, self.held, transformer).inspect_err(|_| self.failed = true)
     }
 }
 
-impl Spill for Stream<'_> {
-    fn spill(
+impl Handover for BatchHandover<'_> {
+    fn hand_over(
         &mut self,
         records: &mut Vec<Record>,
-        transformer: &FamilyTransformer,
+        transformer: &Transformer,
     ) -> ScrapeResult<()> {
         self.batch(records, transformer, false)
     }
@@ -126,7 +127,7 @@ struct Emitter<'c, 'r, 's, 'f> {
     resolver: &'r mut dyn Resolve,
     state: &'s mut ScraperState,
     records: Vec<Record>,
-    stream: Stream<'f>,
+    handover: BatchHandover<'f>,
 }
 
 impl Emitter<'_, '_, '_, '_> {
@@ -155,14 +156,14 @@ impl Emitter<'_, '_, '_, '_> {
         let (state, records) = (&mut *self.state, &mut self.records);
         state
             .transformer
-            .transform(config, &spec, &mut family, records, &mut self.stream)?;
+            .transform(config, &spec, &mut family, records, &mut self.handover)?;
         percentiles::observe(config, &mut state.percentiles, &spec, &mut family, records);
         self.batch(false)
     }
 
-    /// Hands a full batch of records to the flush (everything there is, when `all`).
+    /// Hands a full batch of records over (everything there is, when `all`).
     fn batch(&mut self, all: bool) -> ScrapeResult<()> {
-        self.stream
+        self.handover
             .batch(&mut self.records, &self.state.transformer, all)
     }
 }
@@ -278,7 +279,7 @@ impl<'t> Scrape<'t, '_, '_, '_, '_> {
             (self.process_start_time, first.agent_start_time),
             (Some(p), Some(a)) if p > a
         );
-        self.emitter.stream.held = Some(out.held_flush);
+        self.emitter.handover.held = Some(out.held_flush);
         flushed?;
         for family in std::mem::take(&mut self.held) {
             self.stage.push(family, &mut self.emitter)?;
@@ -330,7 +331,7 @@ pub fn scrape(
     scrape_streaming(text, format, config, resolver, state, first_scrape, None)
 }
 
-/// `scrape`, with the records handed to `flush` in batches as they are made (then the output
+/// `scrape`, with the records handed to `hand_over` in batches as they are made (then the output
 /// holds none) when it is given.
 pub fn scrape_streaming<'t>(
     text: &'t str,
@@ -339,7 +340,7 @@ pub fn scrape_streaming<'t>(
     resolver: &mut dyn Resolve,
     state: &mut ScraperState,
     first_scrape: Option<FirstScrape>,
-    flush: Option<Flush<'_>>,
+    hand_over: Option<HandoverFn<'_>>,
 ) -> ScrapeOutput {
     let mut records = std::mem::take(&mut state.transformer.spare_records);
     records.clear();
@@ -362,8 +363,8 @@ pub fn scrape_streaming<'t>(
             resolver,
             state,
             records,
-            stream: Stream {
-                flush,
+            handover: BatchHandover {
+                hand_over,
                 failed: false,
                 held: None,
             },

@@ -23,7 +23,7 @@ _MetricRecord = tuple[int, str, float, list[str], str, bool | None]
 _BucketRecord = tuple[int, str, int | float, float, float, list[str], str, bool, bool | None]
 # (REC_SERVICE_CHECK, name, status, hostname)
 _ServiceCheckRecord = tuple[int, str, int, str]
-# (REC_METADATA, transformer id, name, value)
+# (REC_METADATA, metric spec id, name, value)
 _MetadataRecord = tuple[int, int, str, str]
 _Record = _MetricRecord | _BucketRecord | _ServiceCheckRecord | _MetadataRecord
 

@@ -143,24 +143,26 @@ class NvidiaNIMCheck(AgentCheck, ConfigMixin, NimVersionMetadata, MetricsDownloa
         gauge, rate, monotonic_count = self.gauge, self.rate, self.monotonic_count
         for record in records:
             kind = record[0]
-            if kind == REC_GAUGE:
-                gauge(record[1], record[2], tags=record[3], hostname=record[4])
-            elif kind == REC_MONOTONIC_COUNT:
-                flush = ffv if record[5] is None else record[5]
-                monotonic_count(record[1], record[2], tags=record[3], hostname=record[4], flush_first_value=flush)
-            elif kind == REC_RATE:
-                rate(record[1], record[2], tags=record[3], hostname=record[4])
+            if kind == REC_GAUGE or kind == REC_MONOTONIC_COUNT or kind == REC_RATE:
+                _, name, value, tags, hostname, flush = record
+                if kind == REC_GAUGE:
+                    gauge(name, value, tags=tags, hostname=hostname)
+                elif kind == REC_MONOTONIC_COUNT:
+                    flush = ffv if flush is None else flush
+                    monotonic_count(name, value, tags=tags, hostname=hostname, flush_first_value=flush)
+                else:
+                    rate(name, value, tags=tags, hostname=hostname)
             elif kind == REC_BUCKET:
                 _, name, value, lower, upper, tags, hostname, multiple, flush = record
-                lower = lower or 0
-                upper = upper or 0
                 flush = ffv if flush is None else flush
                 extra = {'multiple_buckets': True} if multiple else {}
                 self.submit_histogram_bucket(
-                    name, value, lower, upper, True, hostname, tags, flush_first_value=flush, **extra
+                    name, value, lower or 0, upper or 0, True, hostname, tags, flush_first_value=flush, **extra
                 )
             elif kind == REC_SERVICE_CHECK:
-                self.service_check(record[1], record[2], tags=settings.static_tags, hostname=record[3])
+                _, name, status, hostname = record
+                self.service_check(name, status, tags=settings.static_tags, hostname=hostname)
             elif kind == REC_METADATA:
-                spec = settings.resolver.specs[record[1]]
-                self.set_metadata(record[2], record[3], **spec.metadata_options)
+                _, spec_id, name, value = record
+                spec = settings.resolver.specs[spec_id]
+                self.set_metadata(name, value, **spec.metadata_options)

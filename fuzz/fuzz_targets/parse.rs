@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nvidia_nim_core::scrape::decode_utf8;
 use nvidia_nim_core::parse::{openmetrics, prom};
+use nvidia_nim_core::scrape::decode_utf8;
 
 fuzz_target!(|data: &[u8]| {
     let text = decode_utf8(data);

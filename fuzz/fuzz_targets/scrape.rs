@@ -10,14 +10,14 @@ use nvidia_nim_core::model::{Family, MetricType};
 use nvidia_nim_core::scrape::{
     decode_utf8, scrape, scrape_streaming, FirstScrape, Format, ScraperState,
 };
-use nvidia_nim_core::transform::config::{ScraperConfig, TransformKind, Transformer};
+use nvidia_nim_core::transform::config::{MetricSpec, ScraperConfig, TransformKind};
 use nvidia_nim_core::transform::record::Record;
-use nvidia_nim_core::transform::{FamilyTransformer, Resolve};
+use nvidia_nim_core::transform::{Resolve, Transformer};
 
 struct MapAll(u8);
 
 impl Resolve for MapAll {
-    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>> {
+    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<MetricSpec>>> {
         let kind = match (self.0 >> 4, family.typ) {
             (0, MetricType::Counter) => TransformKind::Counter,
             (0, MetricType::Histogram) => TransformKind::Histogram,
@@ -32,7 +32,7 @@ impl Resolve for MapAll {
             (7, _) => TransformKind::Metadata("le".into()),
             _ => TransformKind::Counter,
         };
-        Ok(Some(Arc::new(Transformer {
+        Ok(Some(Arc::new(MetricSpec {
             kind,
             name: family.name.to_string(),
             id: 0,
@@ -42,12 +42,7 @@ impl Resolve for MapAll {
 
 /// The records of a scrape as comparable text, cached ones resolved through the transformer
 /// (values left out where they depend on the clock).
-fn describe(
-    records: &[Record],
-    transformer: &FamilyTransformer,
-    clock: bool,
-    out: &mut Vec<String>,
-) {
+fn describe(records: &[Record], transformer: &Transformer, clock: bool, out: &mut Vec<String>) {
     for record in records {
         let text = match record {
             Record::Cached { slot, value } => {
@@ -106,7 +101,7 @@ fuzz_target!(|data: &[u8]| {
     let mut runs = Vec::new();
     for _ in 0..2 {
         let mut seen = Vec::new();
-        let mut flush = |records: &mut Vec<Record>, held: Option<bool>, t: &FamilyTransformer| {
+        let mut flush = |records: &mut Vec<Record>, held: Option<bool>, t: &Transformer| {
             describe(records, t, clock, &mut seen);
             seen.push(format!("{held:?}"));
             records.clear();

@@ -18,9 +18,9 @@ use crate::model::{Family, MetricType};
 use crate::scrape::{
     choose_format, decode_utf8, scrape_streaming, FirstScrape, Format, ScrapeOutput, ScraperState,
 };
-use crate::transform::config::{ScraperConfig, Transformer};
+use crate::transform::config::{MetricSpec, ScraperConfig};
 use crate::transform::record::Record;
-use crate::transform::{FamilyTransformer, Resolve};
+use crate::transform::{Resolve, Transformer};
 use options::{convert_transformer, scraper_config};
 use submit::{method_codes, DirectTarget, PyCaches, Submission, RECORD_KINDS};
 
@@ -41,7 +41,7 @@ fn catch<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
 }
 
 /// Resolved families: family type → family name → transformer (or none).
-type Resolutions = HashMap<MetricType, HashMap<String, Option<Arc<Transformer>>>>;
+type Resolutions = HashMap<MetricType, HashMap<String, Option<Arc<MetricSpec>>>>;
 
 /// Families resolved at most; past this the cache starts over.
 const RESOLUTIONS_KEPT: usize = 10_000;
@@ -64,7 +64,7 @@ impl PyResolver<'_> {
 }
 
 impl Resolve for PyResolver<'_> {
-    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>> {
+    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<MetricSpec>>> {
         let name: &str = &family.name;
         if let Some(hit) = self
             .resolutions
@@ -362,8 +362,8 @@ impl ScrapeJob<'_> {
         submission: &mut Submission<'_>,
     ) -> ScrapeOutput {
         py.detach(|| {
-            let mut flush =
-                |records: &mut Vec<Record>, held: Option<bool>, transformer: &FamilyTransformer| {
+            let mut hand_over =
+                |records: &mut Vec<Record>, held: Option<bool>, transformer: &Transformer| {
                     let submitted =
                         Python::attach(|py| submission.submit(py, records, held, transformer));
                     if submitted {
@@ -380,7 +380,7 @@ impl ScrapeJob<'_> {
                 resolver,
                 state,
                 self.first,
-                Some(&mut flush),
+                Some(&mut hand_over),
             )
         })
     }

@@ -9,7 +9,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use crate::lex::{LineFilter, TextPredicate};
 use crate::transform::config::{
-    HistogramOptions, LabelExcluder, PercentileConfig, ScraperConfig, TransformKind, Transformer,
+    HistogramOptions, LabelExcluder, MetricSpec, PercentileConfig, ScraperConfig, TransformKind,
 };
 use crate::transform::share::{ShareConfig, ShareSource};
 
@@ -177,7 +177,7 @@ fn percentile_config(options: &Bound<'_, PyDict>) -> PyResult<PercentileConfig> 
 }
 
 /// The Python resolver's answer as a transformer.
-pub(super) fn convert_transformer(result: &Bound<'_, PyAny>) -> PyResult<Option<Arc<Transformer>>> {
+pub(super) fn convert_transformer(result: &Bound<'_, PyAny>) -> PyResult<Option<Arc<MetricSpec>>> {
     if result.is_none() {
         return Ok(None);
     }
@@ -203,5 +203,5 @@ pub(super) fn convert_transformer(result: &Bound<'_, PyAny>) -> PyResult<Option<
             )))
         }
     };
-    Ok(Some(Arc::new(Transformer { kind, name, id })))
+    Ok(Some(Arc::new(MetricSpec { kind, name, id })))
 }

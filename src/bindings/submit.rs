@@ -12,7 +12,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 
 use crate::number::PyNum;
 use crate::transform::record::{BucketRecord, Method, MetricRecord, Record, TagList};
-use crate::transform::FamilyTransformer;
+use crate::transform::Transformer;
 
 /// Record kinds as the Python check reads them (the first tuple item); the metric kinds are the
 /// aggregator's metric type codes. The module exports them (`RECORD_KINDS`), the check imports them.
@@ -76,7 +76,7 @@ impl PyCaches {
 
     /// Drops the slots of an older series-cache generation (the cache only starts over at the
     /// beginning of a scrape, so this holds for the whole scrape).
-    fn follow_generation(&mut self, transformer: &FamilyTransformer) {
+    fn follow_generation(&mut self, transformer: &Transformer) {
         if self.slots_generation != transformer.series.generation {
             self.slots.clear();
             self.slots_generation = transformer.series.generation;
@@ -101,7 +101,7 @@ impl Submission<'_> {
         py: Python<'_>,
         records: &mut Vec<Record>,
         held: Option<bool>,
-        transformer: &FamilyTransformer,
+        transformer: &Transformer,
     ) -> bool {
         if self.error.is_some() {
             records.clear();
@@ -302,7 +302,7 @@ impl PyCaches {
     fn slot(
         &mut self,
         py: Python<'_>,
-        transformer: &FamilyTransformer,
+        transformer: &Transformer,
         slot: u32,
     ) -> PyResult<&mut PySlot> {
         let index = slot as usize;
@@ -336,7 +336,7 @@ impl PyCaches {
     fn slot_objects<'py>(
         &mut self,
         py: Python<'py>,
-        transformer: &FamilyTransformer,
+        transformer: &Transformer,
         slot: u32,
     ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyString>)> {
         if let Some((tags, hostname)) = &self.slot(py, transformer, slot)?.objects {
@@ -357,7 +357,7 @@ impl PyCaches {
     fn submit_direct(
         &mut self,
         py: Python<'_>,
-        transformer: &FamilyTransformer,
+        transformer: &Transformer,
         direct: &DirectTarget,
         record: &Record,
         flush: Option<bool>,
@@ -445,7 +445,7 @@ impl PyCaches {
     fn submit_cached(
         &mut self,
         py: Python<'_>,
-        transformer: &FamilyTransformer,
+        transformer: &Transformer,
         direct: &DirectTarget,
         slot: u32,
         value: f64,
@@ -528,7 +528,7 @@ impl PyCaches {
     fn record<'py>(
         &mut self,
         py: Python<'py>,
-        transformer: &FamilyTransformer,
+        transformer: &Transformer,
         record: &Record,
         flush: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::lex::LineFilter;
-use crate::transform::config::{TransformKind, Transformer};
+use crate::transform::config::{MetricSpec, TransformKind};
 use crate::transform::record::{Method, Record};
 use crate::transform::share::ShareSource;
 
@@ -16,7 +16,7 @@ use crate::transform::share::ShareSource;
 struct Native;
 
 impl Resolve for Native {
-    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>> {
+    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<MetricSpec>>> {
         let kind = match family.typ {
             MetricType::Counter => TransformKind::Counter,
             MetricType::Gauge => TransformKind::Gauge,
@@ -25,7 +25,7 @@ impl Resolve for Native {
             _ => return Ok(None),
         };
         let name = family.name.to_string();
-        Ok(Some(Arc::new(Transformer { kind, name, id: 0 })))
+        Ok(Some(Arc::new(MetricSpec { kind, name, id: 0 })))
     }
 }
 
@@ -311,7 +311,7 @@ fn input_samples_are_counted_per_family() {
 struct FailingOn(&'static str);
 
 impl Resolve for FailingOn {
-    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>> {
+    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<MetricSpec>>> {
         if family.name == self.0 {
             return Err(ScrapeError::new(ErrorKind::Key, "unknown"));
         }

@@ -44,9 +44,10 @@ pub enum TransformKind {
     Metadata(String),
 }
 
-/// A resolved transformer: the kind and the Datadog name (without namespace).
+/// What the resolver decided for one family: the kind of transformer and the Datadog name
+/// (without namespace).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Transformer {
+pub struct MetricSpec {
     pub kind: TransformKind,
     pub name: String,
     /// An opaque id the Python side uses to find per-metric modifiers (metadata options).

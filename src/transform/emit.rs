@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
 use crate::number::PyNum;
 
-use super::config::{ScraperConfig, TransformKind, Transformer};
+use super::config::{MetricSpec, ScraperConfig, TransformKind};
 use super::prepare::{missing_upper_bound, Prepared};
 use super::record::{MetadataRecord, Method, Record, ServiceCheckRecord};
 use super::series::ValueOp;
@@ -53,7 +53,7 @@ fn sum_or_count<'n>(names: &'n Names, sample_name: &str) -> Option<&'n Arc<str>>
 #[allow(clippy::type_complexity)]
 pub(crate) fn plan<'n>(
     config: &ScraperConfig,
-    transformer: &Transformer,
+    spec: &MetricSpec,
     names: &'n Names,
     family_name: &str,
     p: &Prepared<'_, '_>,
@@ -63,7 +63,7 @@ pub(crate) fn plan<'n>(
     let sample_name: &str = &p.sample.name;
     let one = |op, method, name| Ok(Some((op, vec![(method, name)])));
     let none = || Ok(Some((Same, Vec::new())));
-    match &transformer.kind {
+    match &spec.kind {
         TransformKind::Gauge => one(Same, Gauge, &names.base),
         TransformKind::Counter => one(Same, MonotonicCount, &names.count),
         TransformKind::Histogram => {
@@ -97,12 +97,12 @@ pub(crate) fn plan<'n>(
 
 /// The `service_check` and `metadata` transformers.
 pub(crate) fn emit_other(
-    transformer: &Transformer,
+    spec: &MetricSpec,
     names: &Names,
     p: Prepared<'_, '_>,
     out: &mut Vec<Record>,
 ) -> ScrapeResult<()> {
-    match &transformer.kind {
+    match &spec.kind {
         TransformKind::ServiceCheck(status_map) => {
             // int() truncates toward zero; an int sample is its own exact value
             let key = match PyNum::of(&p.sample.value) {
@@ -126,7 +126,7 @@ pub(crate) fn emit_other(
                 .get(label)
                 .ok_or_else(|| ScrapeError::new(ErrorKind::Key, label.clone()))?;
             out.push(Record::Metadata(Box::new(MetadataRecord {
-                id: transformer.id,
+                id: spec.id,
                 name: names.base.clone(),
                 value: value.to_string(),
             })));

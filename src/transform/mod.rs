@@ -5,8 +5,8 @@
 //! (what comes out), `tags` and `prepare` (the per-sample pipeline), `series` (the cache of what
 //! each series emits), `emit` and `histogram` (the per-type transformers), `route` and
 //! `route_plan` (label routes), `supersede` (renamed families), `info` and `info_emit` (info
-//! families as gauges), then the
-//! `FamilyTransformer` here, which runs a family through them.
+//! families as gauges), then the `Transformer` here, which runs a family through them with the
+//! `MetricSpec` the resolver gave it.
 
 pub mod config;
 pub(crate) mod emit;
@@ -29,7 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::ScrapeResult;
 use crate::model::{Family, MetricType, Sample};
 
-use config::{ScraperConfig, TransformKind, Transformer};
+use config::{MetricSpec, ScraperConfig, TransformKind};
 use emit::{emit_other, Names};
 use prepare::{overflow_error, prepare, Prepared};
 use record::{MetricRecord, Record};
@@ -37,9 +37,9 @@ use series::{Emission, SeriesCache, ValueOp};
 use share::LabelSharing;
 use tags::NumberCache;
 
-/// Decides, for each family (after prefix stripping), which transformer applies, or none.
+/// Decides, for each family (after prefix stripping), its `MetricSpec`, or none.
 pub trait Resolve {
-    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<Transformer>>>;
+    fn resolve(&mut self, family: &Family<'_>) -> ScrapeResult<Option<Arc<MetricSpec>>>;
 
     /// Whether `exclude_metrics` drops this family (asked only for `target_info`).
     fn is_excluded(&mut self, _name: &str) -> ScrapeResult<bool> {
@@ -47,16 +47,16 @@ pub trait Resolve {
     }
 }
 
-/// Records at which a transformer offers what it made so far to its `Spill`.
-pub const SPILL_BATCH: usize = 2048;
+/// Records at which the transformer hands what it made so far over (`Handover`).
+pub const HANDOVER_BATCH: usize = 2048;
 
 /// Takes records early, while a family is still being transformed (a streaming scrape submits
 /// them), so that the records of a big family never all exist at once.
-pub trait Spill {
-    fn spill(
+pub trait Handover {
+    fn hand_over(
         &mut self,
         records: &mut Vec<Record>,
-        transformer: &FamilyTransformer,
+        transformer: &Transformer,
     ) -> ScrapeResult<()>;
 }
 
@@ -67,10 +67,10 @@ fn now_seconds() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// What every sample of one family shares on its way through `FamilyTransformer::transform`.
+/// What every sample of one family shares on its way through `Transformer::transform`.
 struct SampleContext<'a> {
     config: &'a ScraperConfig,
-    transformer: &'a Transformer,
+    spec: &'a MetricSpec,
     names: &'a Names,
     family_name: &'a str,
     family_type: MetricType,
@@ -79,8 +79,9 @@ struct SampleContext<'a> {
     now: f64,
 }
 
-/// Turns families into records for one scraper; keeps derived names across families and scrapes.
-pub struct FamilyTransformer {
+/// Turns families into records for one scraper, each by the `MetricSpec` it was resolved to; keeps
+/// derived names, the series cache and shared labels across families and scrapes.
+pub struct Transformer {
     names: HashMap<String, Arc<Names>>,
     numbers: NumberCache,
     /// Samples handed to a transformer since the last `take_processed` (telemetry).
@@ -92,15 +93,15 @@ pub struct FamilyTransformer {
     pub spare_records: Vec<Record>,
 }
 
-impl Default for FamilyTransformer {
+impl Default for Transformer {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl FamilyTransformer {
+impl Transformer {
     pub fn new() -> Self {
-        FamilyTransformer {
+        Transformer {
             names: HashMap::new(),
             numbers: NumberCache::default(),
             processed: 0,
@@ -129,10 +130,10 @@ impl FamilyTransformer {
     pub fn transform(
         &mut self,
         config: &ScraperConfig,
-        transformer: &Transformer,
+        spec: &MetricSpec,
         family: &mut Family<'_>,
         out: &mut Vec<Record>,
-        spill: &mut dyn Spill,
+        spill: &mut dyn Handover,
     ) -> ScrapeResult<()> {
         if !self.sharing.is_empty() {
             for sample in family.samples.iter_mut() {
@@ -140,12 +141,12 @@ impl FamilyTransformer {
                 self.sharing.populate(&mut sample.labels);
             }
         }
-        if let Some(spec) = config.info_gauges.get(&transformer.id) {
+        if let Some(info) = config.info_gauges.get(&spec.id) {
             self.processed += 1;
-            return info_emit::emit_info(config, spec, family, &mut self.numbers, out);
+            return info_emit::emit_info(config, info, family, &mut self.numbers, out);
         }
-        let names = Self::names(&mut self.names, &transformer.name);
-        if transformer.kind == TransformKind::Histogram
+        let names = Self::names(&mut self.names, &spec.name);
+        if spec.kind == TransformKind::Histogram
             && (config.histogram.non_cumulative || config.histogram.distributions)
         {
             return self.transform_decumulated(config, &names, family, out);
@@ -154,21 +155,21 @@ impl FamilyTransformer {
         // count; the stock check submits it as a second `.count` value of the same context.
         let skip_created = family.typ == MetricType::Counter
             && matches!(
-                transformer.kind,
+                spec.kind,
                 TransformKind::Counter | TransformKind::CounterGauge
             );
         let cx = SampleContext {
             config,
-            transformer,
+            spec,
             names: &names,
             family_name: &family.name,
             family_type: family.typ,
-            scope: self.series_scope(config, transformer, family),
+            scope: self.series_scope(config, spec, family),
             now: now_seconds(),
         };
         for sample in family.samples.iter_mut() {
-            if out.len() >= SPILL_BATCH {
-                spill.spill(out, self)?;
+            if out.len() >= HANDOVER_BATCH {
+                spill.hand_over(out, self)?;
             }
             if skip_created && sample.name.ends_with("_created") {
                 continue;
@@ -213,20 +214,20 @@ impl FamilyTransformer {
     fn series_scope(
         &mut self,
         config: &ScraperConfig,
-        transformer: &Transformer,
+        spec: &MetricSpec,
         family: &Family<'_>,
     ) -> Option<u32> {
         let cacheable = !config.share.is_configured()
             && !matches!(
-                transformer.kind,
+                spec.kind,
                 TransformKind::ServiceCheck(_) | TransformKind::Metadata(_)
             );
         cacheable.then(|| {
             self.series.scope(format!(
                 "{}\0{:?}\0{}\0{}",
                 family.typ.as_str(),
-                transformer.kind,
-                transformer.name,
+                spec.kind,
+                spec.name,
                 family.name
             ))
         })
@@ -291,9 +292,9 @@ impl FamilyTransformer {
         };
         self.processed += 1;
         let Some((op, planned)) =
-            route_plan::plan_routed(cx.config, cx.transformer, cx.names, cx.family_name, &p)?
+            route_plan::plan_routed(cx.config, cx.spec, cx.names, cx.family_name, &p)?
         else {
-            emit_other(cx.transformer, cx.names, p, out)?;
+            emit_other(cx.spec, cx.names, p, out)?;
             return Ok(());
         };
         let emissions = route_plan::emissions(planned, p.tags, p.hostname);

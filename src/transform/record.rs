@@ -17,7 +17,7 @@ pub enum Method {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
     /// A metric of a cached series: its method, name, tags and hostname are the emission in
-    /// `slot` of the transformer's series cache (`FamilyTransformer::emission`).
+    /// `slot` of the transformer's series cache (`Transformer::emission`).
     Cached {
         slot: u32,
         value: f64,

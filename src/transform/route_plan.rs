@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::ScrapeResult;
 
-use super::config::{ScraperConfig, Transformer};
+use super::config::{MetricSpec, ScraperConfig};
 use super::emit::{plan, Names};
 use super::prepare::Prepared;
 use super::record::{Method, TagList};
@@ -24,7 +24,7 @@ pub(crate) struct Planned {
 /// entry has a route (`config.routes`), else once under its own name.
 pub(crate) fn plan_routed(
     config: &ScraperConfig,
-    transformer: &Transformer,
+    spec: &MetricSpec,
     names: &Names,
     family_name: &str,
     p: &Prepared<'_, '_>,
@@ -39,8 +39,8 @@ pub(crate) fn plan_routed(
             })
             .collect()
     }
-    let Some(route) = config.routes.get(&transformer.id) else {
-        return Ok(plan(config, transformer, names, family_name, p)?
+    let Some(route) = config.routes.get(&spec.id) else {
+        return Ok(plan(config, spec, names, family_name, p)?
             .map(|(op, planned)| (op, owned(planned, &None))));
     };
     let value = p.sample.labels.get(&route.label).unwrap_or("");
@@ -59,7 +59,7 @@ pub(crate) fn plan_routed(
             continue;
         }
         let names = Names::new(&target.name);
-        let Some((target_op, planned)) = plan(config, transformer, &names, family_name, p)? else {
+        let Some((target_op, planned)) = plan(config, spec, &names, family_name, p)? else {
             return Ok(None);
         };
         op = target_op;
@@ -135,7 +135,7 @@ mod tests {
 
     /// `(name, label tags)` of each emission of a gauge sample through the priority route.
     fn emitted(config: &ScraperConfig, s: &Sample<'_>) -> Vec<(String, Vec<String>)> {
-        let transformer = Transformer {
+        let transformer = MetricSpec {
             kind: TransformKind::Gauge,
             name: "num_requests.waiting".into(),
             id: 7,
