@@ -147,10 +147,12 @@ impl Emitter<'_, '_, '_, '_> {
             return Ok(());
         };
         // an old family is not sent when the body has its current one (transform::supersede)
-        if config
-            .superseded
-            .drops(&family.name, self.body, &config.raw_metric_prefix)
-        {
+        if config.superseded.drops(
+            &family.name,
+            self.body,
+            &config.raw_metric_prefix,
+            config.raw_line_filter.as_ref(),
+        ) {
             return Ok(());
         }
         let (state, records) = (&mut *self.state, &mut self.records);

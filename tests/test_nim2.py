@@ -53,7 +53,7 @@ CORPUS_ONLY = [
     'vllm:spec_decode_num_accepted_tokens_per_pos',
     *(f'sglang:{n}' for n in ('max_total_num_tokens', 'num_retracted_reqs', 'num_paused_reqs', 'utilization')),
     *(f'sglang:{n}' for n in ('spec_accept_length', 'spec_accept_rate', 'engine_startup_time')),
-    *(f'sglang:{n}' for n in ('engine_load_weights_time', 'http_requests_active')),
+    *(f'sglang:{n}' for n in ('engine_load_weights_time', 'http_requests_active', 'time_per_output_token_seconds')),
 ]
 NOT_EMULATED = {'nvidia_nim.request.corrupted.count'} | set(
     map_metadata(METADATA, {k: {**VLLM_METRIC_MAP, **SGLANG_METRIC_MAP}[k] for k in CORPUS_ONLY})
@@ -166,8 +166,10 @@ def test_older_engine_names(aggregator, dd_run_check):
     aggregator.assert_metric('nvidia_nim.prefix_cache.queries.count', 40.0, metric_type=MONOTONIC_COUNT)
     aggregator.assert_metric('nvidia_nim.prefix_cache.hits.count', 10.0, metric_type=MONOTONIC_COUNT)
     aggregator.assert_metric('nvidia_nim.request.corrupted.count', 1.0, metric_type=MONOTONIC_COUNT)
-    aggregator.assert_metric('nvidia_nim.time_per_output_token.seconds.bucket', 3.0)
-    aggregator.assert_metric('nvidia_nim.time_per_output_token.seconds.count', 4.0)
+    # SGLang's older per-request mean is not the 1.x per-token family
+    aggregator.assert_metric('nvidia_nim.request.mean_time_per_output_token.seconds.bucket', 3.0)
+    aggregator.assert_metric('nvidia_nim.request.mean_time_per_output_token.seconds.count', 4.0)
+    assert not aggregator.metrics('nvidia_nim.time_per_output_token.seconds.count')
     aggregator.assert_metrics_using_metadata(METADATA, check_submission_type=True)
 
 

@@ -160,6 +160,33 @@ def test_old_family_alone_is_sent(aggregator, dd_run_check):
     assert [usage.value] == sample_values(payload, 'vllm:gpu_cache_usage_perc', 'vllm:gpu_cache_usage_perc')
 
 
+RENAMED_PAIR = (
+    b'# TYPE vllm:gpu_cache_usage_perc gauge\nvllm:gpu_cache_usage_perc{model_name="m"} 0.25\n'
+    b'# TYPE vllm:kv_cache_usage_perc gauge\n%svllm:kv_cache_usage_perc{model_name="m"} 0.75\n'
+)
+
+
+@pytest.mark.parametrize('native', [True, False], ids=['native', 'fallback'])
+@pytest.mark.parametrize(
+    'indent, options, sent',
+    [
+        # the current family is there: only it is sent
+        (b'', {}, [0.75]),
+        # indented, it is still a sample line (the Prometheus parser strips a line)
+        (b'  ', {}, [0.75]),
+        # a current family whose lines raw_line_filters drops is not there: the old one is sent
+        (b'', {'raw_line_filters': ['^vllm:kv_cache']}, [0.25]),
+    ],
+)
+def test_the_current_family_is_what_the_parser_gets(aggregator, dd_run_check, native, indent, options, sent):
+    from datadog_checks.nvidia_nim.fallback import NvidiaNIMCheck as FallbackCheck
+
+    with PayloadServer(RENAMED_PAIR % indent) as server:
+        instance = {'openmetrics_endpoint': server.base_url + '/v1/metrics', **options}
+        dd_run_check((NvidiaNIMCheck if native else FallbackCheck)('nvidia_nim', {}, [instance]))
+    assert [m.value for m in aggregator.metrics('nvidia_nim.gpu_cache_usage_percent')] == sent
+
+
 @pytest.mark.parametrize(
     'pair', [('vllm_v1_rebuilt.txt', 'vllm_v1_rebuilt_next.txt'), ('sglang_rebuilt.txt', 'sglang_rebuilt_next.txt')]
 )
@@ -175,8 +202,9 @@ def test_one_set_of_percentile_gauges_per_model(aggregator, dd_run_check, pair):
     assert gauges, 'the later scrape has new requests'
     assert len(gauges) == len(set(gauges))
     # per model, across engine ranks: no rank tag on an estimate
+    ranks = ('engine', 'tp_rank', 'pp_rank', 'dp_rank', 'moe_ep_rank')
     for _, tags in gauges:
-        assert not [t for t in tags if t.split(':')[0] in ('engine', 'tp_rank', 'pp_rank', 'dp_rank')], tags
+        assert not [t for t in tags if t.split(':')[0] in ranks], tags
 
 
 def test_sglang_finish_is_every_processed_request_and_success_is_not_sent(aggregator, dd_run_check):

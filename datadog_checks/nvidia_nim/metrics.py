@@ -117,9 +117,10 @@ SGLANG_METRIC_MAP = {
     'sglang:prompt_tokens': 'prompt_tokens',
     'sglang:generation_tokens': 'generation_tokens',
     'sglang:time_to_first_token_seconds': 'time_to_first_token.seconds',
-    # older SGLang releases name the inter-token latency `time_per_output_token_seconds`
-    'sglang:time_per_output_token_seconds': 'time_per_output_token.seconds',
     'sglang:inter_token_latency_seconds': 'time_per_output_token.seconds',
+    # older SGLang releases: one observation per finished request (its mean time per output
+    # token), not one per output token as the 1.x family: a name of its own
+    'sglang:time_per_output_token_seconds': 'request.mean_time_per_output_token.seconds',
     'sglang:e2e_request_latency_seconds': 'e2e_request_latency.seconds',
     'sglang:prompt_tokens_histogram': 'request.prompt_tokens',
     'sglang:generation_tokens_histogram': 'request.generation_tokens',
@@ -200,7 +201,6 @@ SUPERSEDED = {
     'vllm:time_per_output_token_seconds': 'vllm:inter_token_latency_seconds',
     'vllm:gpu_prefix_cache_queries': 'vllm:prefix_cache_queries',
     'vllm:gpu_prefix_cache_hits': 'vllm:prefix_cache_hits',
-    'sglang:time_per_output_token_seconds': 'sglang:inter_token_latency_seconds',
 }
 
 # `python_info` has a `version` label; as a tag it would clash with the reserved `version` tag.

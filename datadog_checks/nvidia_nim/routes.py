@@ -81,7 +81,8 @@ def matches(match: str, values: list[str], value: str) -> bool:
 
 
 def has_sample_line(lines: Iterable[str], family: str) -> bool:
-    """Whether a line is a sample of `family` (its name, an optional sample suffix, then `{` or
-    a space or a tab), as the core decides it."""
-    pattern = re.compile(re.escape(family) + '(?:' + '|'.join(map(re.escape, SAMPLE_SUFFIXES)) + ')?[{ \t]')
+    """Whether a line is a sample of `family` (after optional spaces and tabs, its name, an
+    optional sample suffix, then `{` or a space or a tab), as the core decides it."""
+    suffixes = '|'.join(map(re.escape, SAMPLE_SUFFIXES))
+    pattern = re.compile(f'[ \t]*{re.escape(family)}(?:{suffixes})?[{{ \t]')
     return any(pattern.match(line) for line in lines)
