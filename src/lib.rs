@@ -22,7 +22,7 @@
 pub mod error;
 pub(crate) mod lex;
 pub mod model;
-pub(crate) mod number;
+pub mod number;
 pub mod parse;
 pub(crate) mod percentiles;
 pub mod scrape;

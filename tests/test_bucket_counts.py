@@ -165,10 +165,21 @@ def test_openmetrics_histogram_checks_compare_exactly(aggregator, datadog_agent,
     assert (stock_error is None) == (case in ('count_equal_past_2_53', 'bucket_values_past_2_63'))
 
 
-@pytest.mark.parametrize('value', ['9007199254740993', '9007199254740992', '9007199254740993.0', '-5', '2.9'])
+@pytest.mark.parametrize(
+    'value',
+    ['9007199254740993', '9007199254740992', '9007199254740993.0', '-5', '2.9', '18446744073709551617', '9.21e18'],
+)
 def test_service_check_values_are_python_ints(aggregator, datadog_agent, value):
-    """A `service_check` transformer looks `int(value)` up in its `status_map`: exactly."""
-    status_map = {'9007199254740993': 'ok', '9007199254740992': 'critical', '-5': 'warning', '2': 'ok'}
+    """A `service_check` transformer looks `int(value)` up in its `status_map`: exactly, keys and
+    values past the 64-bit range and floats past 2^63 included."""
+    status_map = {
+        '9007199254740993': 'ok',
+        '9007199254740992': 'critical',
+        '-5': 'warning',
+        '2': 'ok',
+        '18446744073709551617': 'critical',
+        '9210000000000000000': 'warning',
+    }
     options = {'metrics': [{'s': {'type': 'service_check', 'status_map': status_map}}]}
     body = f'# TYPE s gauge\ns {value}\n'.encode()
     results = run_both(aggregator, datadog_agent, [body] * RUNS, PROM_CONTENT_TYPE, options)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use nvidia_nim_core::error::ScrapeResult;
 use nvidia_nim_core::model::{Family, MetricType};
+use nvidia_nim_core::number::int::BigInt;
 use nvidia_nim_core::scrape::{
     decode_utf8, scrape, scrape_streaming, FirstScrape, Format, ScraperState,
 };
@@ -28,7 +29,9 @@ impl Resolve for MapAll {
             (3, _) => TransformKind::CounterGauge,
             (4, _) => TransformKind::TimeElapsed,
             (5, _) => TransformKind::TemporalPercent(1000.0),
-            (6, _) => TransformKind::ServiceCheck([(1, 0u8)].into_iter().collect()),
+            (6, _) => {
+                TransformKind::ServiceCheck([(BigInt::from_i64(1), 0u8)].into_iter().collect())
+            }
             (7, _) => TransformKind::Metadata("le".into()),
             _ => TransformKind::Counter,
         };

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::lex::{LineFilter, TextPredicate};
+use crate::number::int::BigInt;
 use crate::transform::config::{
     HistogramOptions, LabelExcluder, MetricSpec, PercentileConfig, ScraperConfig, TransformKind,
 };
@@ -195,7 +196,7 @@ pub(super) fn convert_transformer(result: &Bound<'_, PyAny>) -> PyResult<Option<
         "rate" => TransformKind::Rate,
         "counter_gauge" => TransformKind::CounterGauge,
         "temporal_percent" => TransformKind::TemporalPercent(arg.extract()?),
-        "service_check" => TransformKind::ServiceCheck(arg.extract::<HashMap<i64, u8>>()?),
+        "service_check" => TransformKind::ServiceCheck(status_map(&arg)?),
         "metadata" => TransformKind::Metadata(arg.extract()?),
         other => {
             return Err(PyValueError::new_err(format!(
@@ -204,4 +205,21 @@ pub(super) fn convert_transformer(result: &Bound<'_, PyAny>) -> PyResult<Option<
         }
     };
     Ok(Some(Arc::new(MetricSpec { kind, name, id })))
+}
+
+/// A `service_check` transformer's `status_map` (Python ints → status codes), its keys exact at
+/// any size, as the stock check's `int(key)` keeps them.
+fn status_map(arg: &Bound<'_, PyAny>) -> PyResult<HashMap<BigInt, u8>> {
+    let map = arg
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("status_map must be a mapping"))?;
+    let mut statuses = HashMap::with_capacity(map.len());
+    for (key, status) in map.iter() {
+        let text: String = key.str()?.extract()?;
+        let key = BigInt::from_decimal(&text).ok_or_else(|| {
+            PyValueError::new_err(format!("status_map key {text} is not an integer"))
+        })?;
+        statuses.insert(key, status.extract()?);
+    }
+    Ok(statuses)
 }

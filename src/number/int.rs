@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 /// An integer, exact and unbounded: a sign and a magnitude in base 2^32, least significant limb
 /// first, without high zero limbs (zero is the empty magnitude, never negative).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct BigInt {
     negative: bool,
     limbs: Vec<u32>,

@@ -10,6 +10,7 @@ use super::route::LabelRoute;
 use super::share::ShareConfig;
 use super::supersede::Superseded;
 use crate::lex::LineFilter;
+use crate::number::int::BigInt;
 
 /// How histogram families are submitted (the resolved `collect_histogram_buckets`,
 /// `non_cumulative_histogram_buckets`, `histogram_buckets_as_distributions`,
@@ -39,7 +40,7 @@ pub enum TransformKind {
     /// `rate(value / scale * 100)`.
     TemporalPercent(f64),
     /// Integer sample value → service check status (0 OK .. 3 UNKNOWN); anything unmapped is 3.
-    ServiceCheck(HashMap<i64, u8>),
+    ServiceCheck(HashMap<BigInt, u8>),
     /// The value of this label becomes the metadata value.
     Metadata(String),
 }

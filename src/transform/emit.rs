@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::error::{ErrorKind, ScrapeError, ScrapeResult};
+use crate::number::int::BigInt;
 use crate::number::PyNum;
 
 use super::config::{MetricSpec, ScraperConfig, TransformKind};
@@ -104,14 +105,11 @@ pub(crate) fn emit_other(
 ) -> ScrapeResult<()> {
     match &spec.kind {
         TransformKind::ServiceCheck(status_map) => {
-            // int() truncates toward zero; an int sample is its own exact value
+            // int() truncates toward zero; an int sample is its own exact value, at any size
             let key = match PyNum::of(&p.sample.value) {
-                PyNum::Int(v) => Some(v),
-                PyNum::Big(_) => None,
-                PyNum::Float(v) => {
-                    let t = v.trunc();
-                    (t.abs() < 9.2e18).then_some(t as i64)
-                }
+                PyNum::Int(v) => Some(BigInt::from_i64(v)),
+                PyNum::Big(b) => Some(*b),
+                PyNum::Float(v) => BigInt::from_integral_f64(v.trunc()),
             };
             let status = key.and_then(|k| status_map.get(&k).copied()).unwrap_or(3);
             out.push(Record::ServiceCheck(Box::new(ServiceCheckRecord {
