@@ -38,8 +38,9 @@ def stamp_aggregator_resets(aggregator, monkeypatch):
     aggregator.reset_at = time.time()
 
 
-# The modules whose tests run twice: with the stub aggregator alone, and with the Agent-strict
-# aggregator in front of it (strict_aggregator.py), for the stock check and this one alike.
+# Every test's aggregator takes arguments as the Agent's builtin does (strict_aggregator.py, in
+# front of the stub), for the stock check and this one alike. The differential modules run twice:
+# also with the stub aggregator alone, as datadog-checks-base's own tests do.
 STRICT_AGGREGATOR_MODULES = frozenset(
     {
         'test_bucket_counts',
@@ -59,9 +60,9 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture
 def aggregator_mode(request):
-    """`stub`: datadog-checks-base's stub aggregator as it is; `strict`: the Agent's argument
-    rules in front of it."""
-    return getattr(request, 'param', 'stub')
+    """`strict`: the Agent's argument rules in front of datadog-checks-base's stub aggregator
+    (every test); `stub`: the stub as it is (the differential modules' second pass)."""
+    return getattr(request, 'param', 'strict')
 
 
 @pytest.fixture

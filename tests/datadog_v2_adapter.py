@@ -115,17 +115,29 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=f'not applicable: {reason}'))
 
 
+def failure_message(report) -> str:
+    """A failure's message, object addresses removed, its first line then its other lines sorted
+    (the stub's assertion messages list the differences of a candidate in no fixed order); for a
+    failed run (`dd_run_check` puts the run's traceback, with file paths of one check or the
+    other, before the error) the lines after the traceback."""
+    crash = getattr(report.longrepr, 'reprcrash', None)
+    message = crash.message.strip() if crash is not None else ''
+    message = re.sub(r'0x[0-9a-f]+', '0x', message)
+    if 'Traceback (most recent call last)' in message:
+        lines = message.splitlines()
+        after = [i for i, line in enumerate(lines) if not line.startswith((' ', 'Traceback'))]
+        message = '\n'.join(lines[after[-1] :]) if after else ''
+    first, *rest = message.splitlines() or ['']
+    return '\n'.join([first, *sorted(rest)])
+
+
 def pytest_runtest_logreport(report):
-    """Each test's outcome (its call's, or that of a setup or teardown that did not pass), and for
-    a failure the last line of its message (`dd_run_check` puts the run's traceback before the
-    error), object addresses removed."""
+    """Each test's outcome (its call's, or that of a setup or teardown that did not pass) and, for
+    a failure, its message."""
     if report.when == 'call' or report.outcome != 'passed':
         key = report.nodeid.split('test_v2/', 1)[-1]
         if _OUTCOMES.get(key, ('passed',))[0] == 'passed':
-            crash = getattr(report.longrepr, 'reprcrash', None)
-            lines = crash.message.strip().splitlines() if crash is not None else []
-            message = re.sub(r'0x[0-9a-f]+', '0x', lines[-1]) if lines else ''
-            _OUTCOMES[key] = (report.outcome, message)
+            _OUTCOMES[key] = (report.outcome, failure_message(report) if report.failed else '')
 
 
 def pytest_sessionfinish(session):
@@ -139,7 +151,10 @@ def compare(stock: dict[str, list[str]], native: dict[str, list[str]]) -> tuple[
     """Counts (passed, not applicable, failing on the stock class too, with the same message) and
     the tests that fail here otherwise."""
     counts = {'passed': 0, 'not applicable': 0, 'failing on stock too': 0}
-    regressions = []
+    regressions = [f'{test}: not run against this check' for test in sorted(set(stock) - set(native))]
+    regressions += [f'{test}: not run against the stock check' for test in sorted(set(native) - set(stock))]
+    if not native:
+        regressions.append('no test ran')
     for test, (outcome, message) in sorted(native.items()):
         if outcome == 'passed':
             counts['passed'] += 1
@@ -153,11 +168,15 @@ def compare(stock: dict[str, list[str]], native: dict[str, list[str]]) -> tuple[
 
 
 def main(argv: list[str]) -> int:
-    stock_path, native_path = argv
-    with open(stock_path, encoding='utf-8') as f:
-        stock = json.load(f)
-    with open(native_path, encoding='utf-8') as f:
-        native = json.load(f)
+    results = []
+    for path in argv:
+        try:
+            with open(path, encoding='utf-8') as f:
+                results.append(json.load(f))
+        except (OSError, ValueError) as error:
+            print(f'datadog-checks-base OpenMetrics V2 tests: no results in {path} ({error}); see its .log')
+            return 1
+    stock, native = results
     counts, regressions = compare(stock, native)
     print('datadog-checks-base OpenMetrics V2 tests: ' + ', '.join(f'{n} {what}' for what, n in counts.items()))
     for test in regressions:

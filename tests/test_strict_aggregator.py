@@ -110,6 +110,12 @@ def test_agent_7_66_has_no_multi_bucket_builtin(aggregator):
     assert aggregator.histogram_bucket('b')[0].multiple_buckets
 
 
+@pytest.fixture
+def aggregator_mode():
+    """These tests compare the stub alone with the double they put in front of it themselves."""
+    return 'stub'
+
+
 class Submitter(AgentCheck):
     """Submits a gauge and a bucket through the AgentCheck API."""
 
@@ -160,3 +166,20 @@ def test_every_module_of_the_strict_pass_exists():
 
     tests = Path(__file__).parent
     assert sorted(m for m in STRICT_AGGREGATOR_MODULES if not (tests / f'{m}.py').is_file()) == []
+
+
+@pytest.mark.parametrize(
+    'options',
+    [{'collect_histograms_as_distributions': True}, {'histogram_buckets_as_distributions': True}, {}],
+)
+def test_agent_7_66_same_as_stock(aggregator, datadog_agent, monkeypatch, options):
+    """With an aggregator that has no `submit_histogram_bucket_multi` (Agent 7.66), both checks
+    send the same, or fail alike."""
+    from test_same_as_stock import RUNS, assert_identical, run_both
+
+    strict_aggregator.install(monkeypatch, aggregator, multi_buckets=False)
+    body = fixture_bytes('nim_metrics.txt')
+    results = run_both(aggregator, datadog_agent, [body] * RUNS, 'text/plain', options)
+    assert_identical(results)
+    stock_snap, stock_error = results[-1][:2]
+    assert stock_error or stock_snap['metrics'], 'the stock check sent something or failed'
