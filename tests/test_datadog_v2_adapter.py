@@ -42,8 +42,31 @@ def test_generic_check_sends_what_the_stock_class_sends(
 
 def test_comparison():
     stock = {'a': ['passed', ''], 'b': ['failed', 'boom'], 'c': ['failed', 'boom'], 'd': ['passed', '']}
+    stock['e'] = ['skipped', '']
     native = {'a': ['passed', ''], 'b': ['failed', 'boom'], 'c': ['failed', 'other'], 'd': ['failed', 'x']}
     native['e'] = ['skipped', '']
     counts, regressions = compare(stock, native)
     assert counts == {'passed': 1, 'not applicable': 1, 'failing on stock too': 1}
     assert regressions == ['c: other', 'd: x']
+
+
+def test_comparison_needs_the_same_tests_on_both_sides():
+    stock = {'a': ['passed', ''], 'b': ['passed', '']}
+    counts, regressions = compare(stock, {'a': ['passed', ''], 'z': ['passed', '']})
+    assert counts['passed'] == 2
+    assert regressions == ['b: not run against this check', 'z: not run against the stock check']
+    assert compare({}, {}) == ({'passed': 0, 'not applicable': 0, 'failing on stock too': 0}, ['no test ran'])
+
+
+def test_failure_messages_compare_whole_but_in_any_line_order():
+    from types import SimpleNamespace
+
+    from datadog_v2_adapter import failure_message
+
+    def report(message):
+        return SimpleNamespace(longrepr=SimpleNamespace(reprcrash=SimpleNamespace(message=message)))
+
+    first = report('AssertionError: Needed 1, got 0\nExpected x: 1\nExpected y: 2 at 0x7f00')
+    second = report('AssertionError: Needed 1, got 0\nExpected y: 2 at 0x7f99\nExpected x: 1')
+    assert failure_message(first) == failure_message(second)
+    assert failure_message(first) != failure_message(report('AssertionError: Needed 1, got 2\nExpected x: 1'))
