@@ -1,5 +1,6 @@
 //! Table tests of the transform and scrape layers: a small exposition and a few options in, the
-//! submissions out, one line per record as `method name value [tags] host`, with the stock
+//! submissions out, one line per record as `method name value [tags] host` (a distribution
+//! bucket as `bucket name value (lower, upper] [tags]`), with the stock
 //! check's semantics (the `native` catch-all map entry of the differential tests: every counter,
 //! gauge, histogram and summary family keeps its name and type; an untyped family maps to none).
 
@@ -8,8 +9,9 @@ use std::sync::Arc;
 
 use super::*;
 use crate::lex::LineFilter;
+use crate::number::PyNum;
 use crate::transform::config::{MetricSpec, TransformKind};
-use crate::transform::record::{Method, Record};
+use crate::transform::record::{BucketRecord, Method, Record};
 use crate::transform::share::ShareSource;
 
 /// The `native` catch-all: each counter, gauge, histogram or summary family as itself.
@@ -58,9 +60,26 @@ fn render(out: &ScrapeOutput, config: &ScraperConfig, state: &ScraperState) -> V
                 None => format!("missing slot {slot}"),
             },
             Record::Metric(m) => line(m.method, &m.name, m.value, &m.tags.full(tags), &m.hostname),
+            Record::Bucket(b) => bucket_line(b, tags),
             other => format!("{other:?}"),
         })
         .collect()
+}
+
+/// `submit_histogram_bucket name value (lower, upper] [tags]`, the value as Python prints the
+/// int or float it is.
+fn bucket_line(b: &BucketRecord, static_tags: &[String]) -> String {
+    let value = match &b.value {
+        PyNum::Int(v) => v.to_string(),
+        PyNum::Big(v) => v.to_decimal(),
+        PyNum::Float(v) => format!("{v:?}"),
+    };
+    let tags = b.tags.full(static_tags).join(", ");
+    let multiple = if b.multiple { " multiple" } else { "" };
+    format!(
+        "bucket {} {value} ({}, {}] [{tags}]{multiple}",
+        b.name, b.lower, b.upper
+    )
 }
 
 /// One Prometheus-text scrape.
@@ -233,6 +252,30 @@ const OPTION_CASES: &[(&str, Options, &str, &[&str])] = &[
             "gauge src 1 [pod:p1, region:eu, endpoint:e]",
             "gauge g 1 [pod:p1, region:eu, endpoint:e]",
             "gauge g 2 [pod:p2, endpoint:e]",
+        ],
+    ),
+    (
+        "non_cumulative_histogram_buckets: each bucket's own count, with both bounds as tags",
+        |c| c.histogram.non_cumulative = true,
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 3\nh_count 3\nh_sum 4\n",
+        &[
+            "monotonic_count h.bucket 1 [upper_bound:1.0, endpoint:e, lower_bound:0]",
+            "monotonic_count h.count 3 [endpoint:e]",
+            "monotonic_count h.sum 4 [endpoint:e]",
+        ],
+    ),
+    (
+        "histogram_buckets_as_distributions: decumulated buckets, exact past 2^53",
+        |c| {
+            c.histogram.non_cumulative = true;
+            c.histogram.distributions = true;
+        },
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 9007199254740993\nh_bucket{le=\"+Inf\"} \
+         9007199254740996\nh_count 9007199254740996\nh_sum 4\n",
+        // no `.count` or `.sum` without collect_counters_with_distributions
+        &[
+            "bucket h 9007199254740993 (0, 1] [upper_bound:1.0, endpoint:e, lower_bound:0]",
+            "bucket h 3 (1, inf] [upper_bound:inf, endpoint:e, lower_bound:1.0]",
         ],
     ),
     (
