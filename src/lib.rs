@@ -2,8 +2,9 @@
 //! expositions a NIM serves and turns them into the submissions the stock
 //! `OpenMetricsBaseCheckV2` would make.
 //!
-//! The modules form layers, each using only the layers before it (tests/test_module_graph.py
-//! checks that no module depends on one that depends on it):
+//! The modules form layers, each using only its own layer and the layers before it
+//! (tests/test_module_graph.py checks this order, and that no module depends on one that depends
+//! on it):
 //!
 //! 1. `error`, and the Python-compatible primitives `unicode`, `text`, `number`;
 //! 2. `lex`: the lexing both parsers share;

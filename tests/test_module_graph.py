@@ -406,6 +406,48 @@ def test_no_cycle_among_the_core_modules():
     assert not cycles, 'the modules of src/ depend on each other in cycles:\n\n' + '\n\n'.join(cycles)
 
 
+# The layers of src/lib.rs's documentation, lowest first: a module may use its own layer's
+# modules and those of the layers before it, never a later one.
+DECLARED_LAYERS = [
+    {'error', 'unicode', 'text', 'number'},
+    {'lex'},
+    {'model'},
+    {'parse'},
+    {'transform'},
+    {'percentiles'},
+    {'scrape'},
+    {'bindings'},
+]
+
+
+def layer_violations(graph: Graph) -> list[str]:
+    """Each use of a top-level module from an earlier declared layer than its own."""
+    rank = {m: i for i, layer in enumerate(DECLARED_LAYERS) for m in layer}
+    found = []
+    for source, targets in graph.edges.items():
+        for target, reference in targets.items():
+            top_source, top_target = source.split('::')[0], target.split('::')[0]
+            if top_source == ROOT or top_target == ROOT:
+                continue
+            if rank.get(top_target, len(rank)) > rank.get(top_source, len(rank)):
+                found.append(f'{source} uses {target}: {reference}')
+    return found
+
+
+def test_the_declared_layers_only_look_down():
+    graph = build_graph()
+    tops = {m.split('::')[0] for m in graph.modules if m != ROOT}
+    assert tops == set().union(*DECLARED_LAYERS), 'src/lib.rs and DECLARED_LAYERS name other modules'
+    violations = layer_violations(graph)
+    assert not violations, 'a module uses one of a later layer:\n' + '\n'.join(violations)
+
+
+def test_a_use_of_a_later_layer_is_a_violation():
+    ref = Reference('src/lex.rs', 1, 'use crate::scrape::Format;')
+    graph = Graph(['lex', 'scrape', 'parse::prom'], {'lex': {'scrape': ref}, 'parse::prom': {'lex': ref}})
+    assert layer_violations(graph) == [f'lex uses scrape: {ref}']
+
+
 def test_pyo3_only_in_the_bindings():
     found = pyo3_outside_bindings()
     assert not found, 'pyo3 used outside src/bindings/:\n' + '\n'.join(found)
