@@ -21,28 +21,23 @@ fn get_opt<'py>(options: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Boun
     }
 }
 
+/// `options[key]`, which the Python config module always sets (it decides the defaults).
+fn required<'py>(options: &Bound<'py, PyDict>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+    options
+        .get_item(key)?
+        .ok_or_else(|| PyTypeError::new_err(format!("missing scraper option `{key}`")))
+}
+
 fn get_str(options: &Bound<'_, PyDict>, key: &str) -> PyResult<String> {
-    Ok(match get_opt(options, key)? {
-        Some(v) => v.extract::<String>()?,
-        None => String::new(),
-    })
+    required(options, key)?.extract()
 }
 
 fn get_strings(options: &Bound<'_, PyDict>, key: &str) -> PyResult<Vec<String>> {
-    Ok(match get_opt(options, key)? {
-        Some(v) => v.extract::<Vec<String>>()?,
-        None => Vec::new(),
-    })
+    required(options, key)?.extract()
 }
 
-/// `options[key]`, which the Python config module always sets (it decides the defaults).
 fn required_bool(options: &Bound<'_, PyDict>, key: &str) -> PyResult<bool> {
-    match options.get_item(key)? {
-        Some(v) => v.is_truthy(),
-        None => Err(PyTypeError::new_err(format!(
-            "missing scraper option `{key}`"
-        ))),
-    }
+    required(options, key)?.is_truthy()
 }
 
 /// Builds the per-sample options from the dict the Python config module prepares.
