@@ -77,7 +77,9 @@ def test_family_by_family(aggregator, dd_run_check, payload):
             continue
         names = submitted_names(family)
         prefixes = {f'nvidia_nim.{n}' for n in names}
-        got = {s for s in sent if any(s == p or s.startswith(p + '.') for p in prefixes)}
+        # the name itself (a gauge) or with the suffixes of a counter, histogram or summary
+        suffixes = ('', '.count', '.sum', '.bucket', '.quantile')
+        got = {s for s in sent if any(s == p + suffix for p in prefixes for suffix in suffixes)}
         if SUPERSEDED.get(family) in present:
             # the current family is in the same scrape: it alone feeds the Datadog name
             continue
