@@ -578,6 +578,19 @@ mod tests {
         );
     }
 
+    /// `observe` of two scrapes of the ranked family, in order.
+    fn observe_both(
+        config: &ScraperConfig,
+        state: &mut PercentileState,
+        spec: &MetricSpec,
+        scrapes: [&[(&'static str, &'static str, [f64; 4])]; 2],
+        out: &mut Vec<Record>,
+    ) {
+        for counts in scrapes {
+            observe(config, state, spec, &mut ranked(counts), out);
+        }
+    }
+
     fn ranked(counts: &[(&'static str, &'static str, [f64; 4])]) -> Family<'static> {
         let mut samples = Vec::new();
         for (model, engine, c) in counts {
@@ -612,18 +625,11 @@ mod tests {
             ("a", "0", [4.0, 4.0, 4.0, 4.0]),
             ("a", "1", [0.0, 0.0, 4.0, 4.0]),
         ];
-        observe(
+        observe_both(
             &config,
             &mut state,
             &transformer,
-            &mut ranked(&before),
-            &mut out,
-        );
-        observe(
-            &config,
-            &mut state,
-            &transformer,
-            &mut ranked(&after),
+            [&before, &after],
             &mut out,
         );
         // summed: counts 4, 4, 8, 8 over 8 requests. p50: rank 4 reached by the 0.1 bucket:
@@ -635,18 +641,11 @@ mod tests {
         // grouped by `model_name` and `engine`: one estimate per engine
         config.percentiles.by_labels = Some(vec!["model_name".into(), "engine".into()]);
         let (mut state, mut out) = (PercentileState::default(), Vec::new());
-        observe(
+        observe_both(
             &config,
             &mut state,
             &transformer,
-            &mut ranked(&before),
-            &mut out,
-        );
-        observe(
-            &config,
-            &mut state,
-            &transformer,
-            &mut ranked(&after),
+            [&before, &after],
             &mut out,
         );
         let got = gauges(&out);
@@ -657,18 +656,11 @@ mod tests {
         // grouped by nothing: every series of the family in one estimate, without label tags
         config.percentiles.by_labels = Some(Vec::new());
         let (mut state, mut out) = (PercentileState::default(), Vec::new());
-        observe(
+        observe_both(
             &config,
             &mut state,
             &transformer,
-            &mut ranked(&before),
-            &mut out,
-        );
-        observe(
-            &config,
-            &mut state,
-            &transformer,
-            &mut ranked(&after),
+            [&before, &after],
             &mut out,
         );
         let got = gauges(&out);
@@ -689,18 +681,11 @@ mod tests {
             ("a", "0", [2.0, 2.0, 2.0, 2.0]),
             ("a", "1", [0.0, 0.0, 0.0, 10.0]),
         ];
-        observe(
+        observe_both(
             &config,
             &mut state,
             &transformer,
-            &mut ranked(&first),
-            &mut out,
-        );
-        observe(
-            &config,
-            &mut state,
-            &transformer,
-            &mut ranked(&second),
+            [&first, &second],
             &mut out,
         );
         // interval: 2 ≤ 0.1 and 2 in +Inf: counts 2, 2, 2, 4. p50: rank 2 → 0.1 * 2/2 = 0.1;

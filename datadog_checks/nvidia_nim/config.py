@@ -436,12 +436,7 @@ def _exclude_by_labels(config: Mapping[str, Any]) -> dict[Any, Any]:
 
 def _static_tags(config: Mapping[str, Any], endpoint: str) -> tuple[str, ...]:
     """`tags` less `ignore_tags`, and `endpoint:<url>` with `tag_by_endpoint`."""
-    tags = config.get('tags', [])
-    if not isinstance(tags, list):
-        raise ConfigurationError('Setting `tags` must be an array')
-    for i, entry in enumerate(tags, 1):
-        if not isinstance(entry, str):
-            raise ConfigurationError(f'Entry #{i} of setting `tags` must be a string')
+    tags = _string_list(config, 'tags')
     ignore_tags = config.get('ignore_tags', [])
     if ignore_tags:
         ignored = re.compile('|'.join(set(ignore_tags)))
@@ -453,10 +448,5 @@ def _static_tags(config: Mapping[str, Any], endpoint: str) -> tuple[str, ...]:
 
 
 def _raw_line_filter(config: Mapping[str, Any]) -> re.Pattern | None:
-    raw_line_filters = config.get('raw_line_filters', [])
-    if not isinstance(raw_line_filters, list):
-        raise ConfigurationError('Setting `raw_line_filters` must be an array')
-    for i, entry in enumerate(raw_line_filters, 1):
-        if not isinstance(entry, str):
-            raise ConfigurationError(f'Entry #{i} of setting `raw_line_filters` must be a string')
+    raw_line_filters = _string_list(config, 'raw_line_filters')
     return re.compile('|'.join(raw_line_filters)) if raw_line_filters else None

@@ -14,7 +14,11 @@ use crate::transform::config::{
 };
 use crate::transform::share::{ShareConfig, ShareSource};
 
-fn get_opt<'py>(options: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+/// `options[key]` when it is set and not `None`.
+pub(super) fn get_opt<'py>(
+    options: &Bound<'py, PyDict>,
+    key: &str,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
     match options.get_item(key)? {
         Some(v) if !v.is_none() => Ok(Some(v)),
         _ => Ok(None),

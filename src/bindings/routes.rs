@@ -9,6 +9,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::options::get_opt;
 use crate::transform::info::{InfoGauges, InfoValue};
 use crate::transform::route::{LabelRoute, RouteMatch, RouteTarget};
 use crate::transform::supersede::Superseded;
@@ -18,7 +19,7 @@ type TargetTuple = (String, String, Vec<String>, bool);
 
 /// `options["label_routes"]`: `{transformer id: (label, [target, ...])}`.
 pub(super) fn label_routes(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32, Arc<LabelRoute>>> {
-    let Some(value) = options.get_item("label_routes")?.filter(|v| !v.is_none()) else {
+    let Some(value) = get_opt(options, "label_routes")? else {
         return Ok(HashMap::new());
     };
     let raw: HashMap<u32, (String, Vec<TargetTuple>)> = value.extract()?;
@@ -49,7 +50,7 @@ pub(super) fn label_routes(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32,
 
 /// `options["superseded"]`: `[(old family, current family), ...]`.
 pub(super) fn superseded(options: &Bound<'_, PyDict>) -> PyResult<Superseded> {
-    let Some(value) = options.get_item("superseded")?.filter(|v| !v.is_none()) else {
+    let Some(value) = get_opt(options, "superseded")? else {
         return Ok(Superseded::default());
     };
     let pairs: Vec<(String, String)> = value.extract()?;
@@ -58,7 +59,7 @@ pub(super) fn superseded(options: &Bound<'_, PyDict>) -> PyResult<Superseded> {
 
 /// `options["info_gauges"]`: `{transformer id: [(Datadog name, "count" | "number", label), ...]}`.
 pub(super) fn info_gauges(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32, Arc<InfoGauges>>> {
-    let Some(value) = options.get_item("info_gauges")?.filter(|v| !v.is_none()) else {
+    let Some(value) = get_opt(options, "info_gauges")? else {
         return Ok(HashMap::new());
     };
     let raw: HashMap<u32, Vec<(String, String, String)>> = value.extract()?;
