@@ -15,10 +15,7 @@ use crate::transform::config::{
 use crate::transform::share::{ShareConfig, ShareSource};
 
 /// `options[key]` when it is set and not `None`.
-pub(super) fn get_opt<'py>(
-    options: &Bound<'py, PyDict>,
-    key: &str,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
+fn get_opt<'py>(options: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
     match options.get_item(key)? {
         Some(v) if !v.is_none() => Ok(Some(v)),
         _ => Ok(None),
@@ -48,9 +45,9 @@ fn required_bool(options: &Bound<'_, PyDict>, key: &str) -> PyResult<bool> {
 pub(super) fn scraper_config(options: &Bound<'_, PyDict>) -> PyResult<ScraperConfig> {
     let hostname_format = get_str(options, "hostname_format")?;
     Ok(ScraperConfig {
-        routes: super::routes::label_routes(options)?,
-        superseded: super::routes::superseded(options)?,
-        info_gauges: super::routes::info_gauges(options)?,
+        routes: super::routes::label_routes(get_opt(options, "label_routes")?)?,
+        superseded: super::routes::superseded(get_opt(options, "superseded")?)?,
+        info_gauges: super::routes::info_gauges(get_opt(options, "info_gauges")?)?,
         percentiles: percentile_config(options)?,
         share: share_config(options)?,
         raw_metric_prefix: get_str(options, "raw_metric_prefix")?,

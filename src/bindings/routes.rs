@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::options::get_opt;
 use crate::transform::info::{InfoGauges, InfoValue};
 use crate::transform::route::{LabelRoute, RouteMatch, RouteTarget};
 use crate::transform::supersede::Superseded;
@@ -17,9 +15,11 @@ use crate::transform::supersede::Superseded;
 /// One target as Python gives it: `(Datadog name, "any" | "in" | "not_in", values, keep label)`.
 type TargetTuple = (String, String, Vec<String>, bool);
 
-/// `options["label_routes"]`: `{transformer id: (label, [target, ...])}`.
-pub(super) fn label_routes(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32, Arc<LabelRoute>>> {
-    let Some(value) = get_opt(options, "label_routes")? else {
+/// `options["label_routes"]` (None when unset): `{transformer id: (label, [target, ...])}`.
+pub(super) fn label_routes(
+    value: Option<Bound<'_, PyAny>>,
+) -> PyResult<HashMap<u32, Arc<LabelRoute>>> {
+    let Some(value) = value else {
         return Ok(HashMap::new());
     };
     let raw: HashMap<u32, (String, Vec<TargetTuple>)> = value.extract()?;
@@ -48,18 +48,21 @@ pub(super) fn label_routes(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32,
     Ok(routes)
 }
 
-/// `options["superseded"]`: `[(old family, current family), ...]`.
-pub(super) fn superseded(options: &Bound<'_, PyDict>) -> PyResult<Superseded> {
-    let Some(value) = get_opt(options, "superseded")? else {
+/// `options["superseded"]` (None when unset): `[(old family, current family), ...]`.
+pub(super) fn superseded(value: Option<Bound<'_, PyAny>>) -> PyResult<Superseded> {
+    let Some(value) = value else {
         return Ok(Superseded::default());
     };
     let pairs: Vec<(String, String)> = value.extract()?;
     Ok(Superseded::new(pairs))
 }
 
-/// `options["info_gauges"]`: `{transformer id: [(Datadog name, "count" | "number", label), ...]}`.
-pub(super) fn info_gauges(options: &Bound<'_, PyDict>) -> PyResult<HashMap<u32, Arc<InfoGauges>>> {
-    let Some(value) = get_opt(options, "info_gauges")? else {
+/// `options["info_gauges"]` (None when unset):
+/// `{transformer id: [(Datadog name, "count" | "number", label), ...]}`.
+pub(super) fn info_gauges(
+    value: Option<Bound<'_, PyAny>>,
+) -> PyResult<HashMap<u32, Arc<InfoGauges>>> {
+    let Some(value) = value else {
         return Ok(HashMap::new());
     };
     let raw: HashMap<u32, Vec<(String, String, String)>> = value.extract()?;
